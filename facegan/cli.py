@@ -1,0 +1,171 @@
+"""``python -m facegan …``: the command line over the same core the dashboard uses.
+
+Every command builds one validated :class:`Config` (preset + ``--set key=value`` + shortcut flags),
+then calls into the package. Bad input of any kind exits with status 2 and one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from . import __version__
+from .config import Config, help_table
+from .errors import FaceganError
+from .presets import DEFAULT_PRESET, PRESETS, from_preset
+
+
+# -- shared options ----------------------------------------------------------------------------------
+
+def _add_config_args(p: argparse.ArgumentParser, *, data_required: bool = False) -> None:
+    g = p.add_argument_group("configuration")
+    g.add_argument("--preset", default=None, help=f"starting configuration: {', '.join(PRESETS)} "
+                   f"(default {DEFAULT_PRESET}, or the --config file's)")
+    g.add_argument("--config", metavar="FILE", help="a config.json to start from (e.g. a run's)")
+    g.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override any setting, e.g. --set model.latent_dim=128 (repeatable)")
+    g.add_argument("--data", required=data_required, metavar="SOURCE",
+                   help="'synthetic', a folder or .zip of images, or celeba:PATH / ffhq:PATH")
+    g.add_argument("--resolution", type=int, metavar="R", help="32, 64 or 128")
+    g.add_argument("--crop", help="auto, center, face or none")
+    g.add_argument("--limit", type=int, metavar="N", help="use only the first N images")
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    shortcuts = {"data.source": args.data, "data.resolution": args.resolution, "data.crop": args.crop,
+                 "data.limit": args.limit}
+    for name in ("epochs", "batch_size", "seed", "device", "run_dir"):  # present on some commands only
+        if getattr(args, name, None) is not None:
+            shortcuts[{"batch_size": "optim.batch_size"}.get(name, f"run.{name}")] = getattr(args, name)
+    overrides = list(args.overrides) + [f"{k}={v}" for k, v in shortcuts.items() if v is not None]
+    if args.config:
+        try:
+            with open(args.config, encoding="utf-8") as f:
+                base = Config.from_json(f.read())
+        except OSError as e:
+            raise FaceganError(f"cannot read config file {args.config}: {e.strerror}") from None
+        if args.preset:
+            raise FaceganError("give either --preset or --config, not both")
+        return base.with_overrides(overrides)
+    return from_preset(args.preset or DEFAULT_PRESET, overrides)
+
+
+def _progress_bar(desc: str):
+    """A tqdm bar on stderr (hidden when stderr is not a terminal) as a ``progress(done, total)``."""
+    from tqdm import tqdm
+    bar = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, desc=desc, unit="img", disable=None, leave=False)
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+    return progress
+
+
+# -- commands ----------------------------------------------------------------------------------------
+
+def cmd_prepare(args) -> int:
+    from .data.cache import prepare
+    cfg = config_from_args(args)
+    data = prepare(cfg.data, progress=_progress_bar("preparing"))
+    s = data.summary()
+    if args.json:
+        print(json.dumps(s))
+        return 0
+    print(f"{data.source}: kept {s['kept']} images at {s['resolution']} px (crop {s['crop']}), "
+          f"skipped {s['skipped_total']}")
+    for reason, n in sorted(s["skipped"].items(), key=lambda kv: -kv[1]):
+        print(f"  skipped {n:>6}  {reason}: e.g. {', '.join(s['examples'].get(reason, [])[:3])}")
+    print(f"cache: {s['cache']} ({'reused' if s['reused'] else 'built'} in {s['seconds']:.1f} s)")
+    return 0
+
+
+def cmd_data_preview(args) -> int:
+    import numpy as np
+
+    from .data.cache import prepare
+    from .images import grid, save_png
+    cfg = config_from_args(args)
+    data = prepare(cfg.data, progress=_progress_bar("preparing"))
+    n = min(args.n, data.kept)
+    idx = np.sort(np.random.default_rng(args.seed).choice(data.kept, n, replace=False)) \
+        if args.seed is not None else np.arange(n)
+    save_png(grid(data.images[idx]), args.out, scale=args.scale)
+    print(f"wrote {args.out}: {n} of {data.kept} prepared images from {data.source}")
+    return 0
+
+
+def cmd_config(args) -> int:
+    if args.fields:
+        print(help_table())
+        return 0
+    print(config_from_args(args).to_json())
+    return 0
+
+
+def cmd_presets(args) -> int:
+    for p in PRESETS.values():
+        print(f"{p.name:<12} {p.summary}")
+    return 0
+
+
+def cmd_arch(args) -> int:
+    from .models.summary import architecture, format_architecture
+    arch = architecture(config_from_args(args))
+    print(json.dumps(arch) if args.json else format_architecture(arch))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m facegan", description="Face generation with DCGAN: "
+                                     "prepare data, train, sample and evaluate.")
+    parser.add_argument("--version", action="version", version=f"facegan {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("prepare", help="decode, crop and resize a data source into the cache")
+    _add_config_args(p, data_required=True)
+    p.add_argument("--json", action="store_true", help="print one JSON object on the last line")
+    p.set_defaults(func=cmd_prepare)
+
+    p = sub.add_parser("data-preview", help="save a grid of prepared images")
+    _add_config_args(p, data_required=True)
+    p.add_argument("--out", required=True, help="PNG file to write")
+    p.add_argument("--n", type=int, default=64, help="how many images (default 64)")
+    p.add_argument("--seed", type=int, default=None, help="pick a random sample with this seed "
+                   "(default: the first N)")
+    p.add_argument("--scale", type=int, default=1, choices=range(1, 9), metavar="K",
+                   help="enlarge the grid K times (pixels stay sharp)")
+    p.set_defaults(func=cmd_data_preview)
+
+    p = sub.add_parser("config", help="print the resolved configuration as JSON")
+    _add_config_args(p)
+    p.add_argument("--fields", action="store_true", help="list every setting with its help and limits")
+    p.set_defaults(func=cmd_config)
+
+    p = sub.add_parser("presets", help="list the presets")
+    p.set_defaults(func=cmd_presets)
+
+    p = sub.add_parser("arch", help="layers of G and D with output shapes and parameter counts")
+    _add_config_args(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_arch)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "n", 1) is not None and getattr(args, "n", 1) < 1:
+        parser.error("--n must be at least 1")
+    try:
+        return args.func(args)
+    except FaceganError as e:
+        print(f"facegan: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("facegan: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,17 @@
+"""The one exception type that means "the user gave us something we cannot use".
+
+Everything raised as a ``FaceganError`` reaches the person as a one-line message (exit status 2 on the
+command line, an error box in the dashboard); anything else is a bug and keeps its traceback.
+"""
+
+
+class FaceganError(Exception):
+    """Bad input: a wrong config value, an unusable data source, a broken checkpoint."""
+
+
+class ConfigError(FaceganError):
+    """A configuration field holds a value it may not hold."""
+
+    def __init__(self, field: str, value: object, allowed: str):
+        self.field, self.value, self.allowed = field, value, allowed
+        super().__init__(f"{field}: got {value!r}; allowed: {allowed}")

@@ -1,0 +1,34 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CELEBA_ZIP = Path(os.environ.get("FACEGAN_CELEBA_ZIP", ROOT.parent / "shared/data/celeba-10k-89x109.zip"))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory):
+    """Tests never read or write the user's prepared-data cache (subprocesses inherit this too)."""
+    old = os.environ.get("FACEGAN_CACHE_DIR")
+    os.environ["FACEGAN_CACHE_DIR"] = str(tmp_path_factory.mktemp("facegan-cache"))
+    yield
+    if old is None:
+        os.environ.pop("FACEGAN_CACHE_DIR", None)
+    else:
+        os.environ["FACEGAN_CACHE_DIR"] = old
+
+
+@pytest.fixture
+def celeba_zip() -> Path:
+    if not CELEBA_ZIP.is_file():
+        pytest.skip(f"CelebA sample not found at {CELEBA_ZIP} (set FACEGAN_CELEBA_ZIP)")
+    return CELEBA_ZIP
+
+
+def run_cli(*args: str, timeout: float = 300):
+    """``python -m facegan ARGS`` in a subprocess, from the repository root."""
+    import subprocess
+    return subprocess.run([sys.executable, "-m", "facegan", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=timeout)
