@@ -113,10 +113,66 @@ def cmd_presets(args) -> int:
     return 0
 
 
+def cmd_train(args) -> int:
+    import signal
+
+    from tqdm import tqdm
+
+    from .training.trainer import Control, resume_config, train
+    from .training.run_dir import RunDir
+    if args.resume:
+        if not args.run_dir:
+            raise FaceganError("--resume needs --run-dir, the run folder to continue")
+        given = {k: v for k, v in {"run.epochs": args.epochs, "run.device": args.device}.items() if v is not None}
+        if args.overrides or args.preset or args.config or args.data or args.resolution or args.limit \
+                or args.batch_size or args.seed is not None or args.crop:
+            raise FaceganError("a resumed run keeps its own configuration: with --resume give only --run-dir, "
+                               "--epochs and --device")
+        cfg = resume_config(RunDir.open(args.run_dir), given)
+    else:
+        cfg = config_from_args(args)
+    control = Control()
+    bar = None
+
+    def on_event(kind: str, rec: dict) -> None:
+        nonlocal bar
+        if kind == "start":
+            print(f"run folder: {rec['run_dir']}  ({rec['images']} images, {rec['steps_per_epoch']} steps/epoch, "
+                  f"{rec['device']})", file=sys.stderr)
+            bar = tqdm(total=rec["total_steps"], initial=rec["step"], unit="step", disable=None, dynamic_ncols=True)
+        elif kind == "log" and bar is not None:
+            bar.update(rec["step"] - bar.n)
+            bar.set_postfix(epoch=rec["epoch"], D=f"{rec['loss_d']:.3f}", G=f"{rec['loss_g']:.3f}",
+                            img_s=f"{rec['images_per_s']:.0f}")
+        elif kind == "warning":
+            (bar.write if bar is not None else print)(f"warning: {rec['message']}")
+        elif kind == "epoch" and bar is not None:
+            bar.update(rec["step"] - bar.n)
+            bar.write(f"epoch {rec['epoch']} done in {rec['epoch_seconds']:.1f} s: {rec['sample_path']}")
+
+    def first_interrupt(signum, frame):  # the first Ctrl-C stops cleanly with a checkpoint; a second kills
+        print("\nstopping after this step (Ctrl-C again to abort)...", file=sys.stderr)
+        control.stop()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGINT, first_interrupt)
+    try:
+        result = train(cfg, resume=args.run_dir if args.resume else None, control=control, on_event=on_event,
+                       prepare_progress=_progress_bar("preparing"))
+    finally:
+        if bar is not None:
+            bar.close()
+    verb = "stopped" if result.stopped else "finished"
+    print(f"{verb} at epoch {result.epochs_done}, step {result.step}: {result.run_dir}")
+    if args.json:
+        print(json.dumps({"run_dir": str(result.run_dir), "epochs": result.epochs_done, "step": result.step,
+                          "stopped": result.stopped}))
+    return 0
+
+
 def cmd_arch(args) -> int:
     from .models.summary import architecture, format_architecture
     arch = architecture(config_from_args(args))
-    print(json.dumps(arch) if args.json else format_architecture(arch))
+    print(json.dumps(arch) if args.json else format_architecture(arch).rstrip("\n"))
     return 0
 
 
@@ -140,6 +196,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", type=int, default=1, choices=range(1, 9), metavar="K",
                    help="enlarge the grid K times (pixels stay sharp)")
     p.set_defaults(func=cmd_data_preview)
+
+    p = sub.add_parser("train", help="train a GAN into a run folder (or continue one with --resume)")
+    _add_config_args(p)
+    p.add_argument("--epochs", type=int, help="passes over the data (run.epochs)")
+    p.add_argument("--batch-size", type=int, help="images per step (optim.batch_size)")
+    p.add_argument("--seed", type=int, help="seed of everything random (run.seed)")
+    p.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (run.device)")
+    p.add_argument("--run-dir", help="the run folder (default: checkpoints/<time>-<preset>)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its last checkpoint")
+    p.add_argument("--json", action="store_true", help="print one JSON object on the last line")
+    p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("config", help="print the resolved configuration as JSON")
     _add_config_args(p)
@@ -169,3 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("facegan: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into `head` and the like: stop quietly, as Unix tools do
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141

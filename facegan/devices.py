@@ -1,0 +1,52 @@
+"""Which device to train on: CUDA, then Apple MPS, then the CPU, unless the configuration names one."""
+
+from __future__ import annotations
+
+import torch
+
+from .errors import FaceganError
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    name = (name or "auto").strip().lower()
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise FaceganError(f"run.device: got {name!r}; allowed: 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise FaceganError("run.device is 'cuda' but PyTorch sees no CUDA GPU here; use 'auto' or 'cpu'")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise FaceganError(f"run.device is {name!r} but only {torch.cuda.device_count()} CUDA GPU(s) exist")
+    elif device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise FaceganError("run.device is 'mps' but Apple's MPS backend is not available; use 'auto' or 'cpu'")
+    elif device.type not in ("cpu", "cuda", "mps"):
+        raise FaceganError(f"run.device: got {name!r}; allowed: 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
+    return device
+
+
+def describe(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"{device} ({torch.cuda.get_device_name(device)})"
+    if device.type == "cpu":
+        return f"cpu ({torch.get_num_threads()} threads)"
+    return str(device)
+
+
+def amp_dtype(device: torch.device) -> torch.dtype | None:
+    """Mixed precision where it pays: bf16 autocast on CUDA GPUs that support it; full fp32 elsewhere
+    (on CPUs without AMX, bf16 convolutions are slower than fp32)."""
+    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return None
+
+
+def channels_last(device: torch.device) -> bool:
+    """NHWC activations: faster convolutions with cuDNN; measured per device by benchmarks/."""
+    return device.type == "cuda"

@@ -1,0 +1,35 @@
+"""Small building blocks the DCGAN networks are made of, beyond what ``torch.nn`` has."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class GaussianNoise(nn.Module):
+    """Adds N(0, std^2) noise to its input while training; the identity in eval mode.
+
+    ``base_std`` is the configured strength; ``std`` is the strength now, which a noise schedule
+    lowers over training (:func:`facegan.training.schedules.set_noise_epoch`). ``std`` is a plain
+    float, so reading it in ``forward`` costs no device sync.
+    """
+
+    def __init__(self, std: float):
+        super().__init__()
+        self.base_std = float(std)
+        self.std = float(std)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.std == 0.0:
+            return x
+        # randn_like draws on x's device (and keeps its memory format) from the global RNG,
+        # which the caller seeds; modules cannot take a torch.Generator per call.
+        return x + self.std * torch.randn_like(x)
+
+    def extra_repr(self) -> str:
+        return f"std={self.std:g}, base_std={self.base_std:g}"
+
+
+def noise_layers(net: nn.Module) -> list[GaussianNoise]:
+    """Every noise layer of ``net`` (through DDP / compile wrappers, which share the modules)."""
+    return [m for m in net.modules() if isinstance(m, GaussianNoise)]

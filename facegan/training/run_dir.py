@@ -1,0 +1,160 @@
+"""A run folder: everything one training run writes, in one place a person can open.
+
+    RUN/config.json           the resolved configuration, library versions, seed, data source and cache key
+    RUN/metrics.jsonl         append-only log, one JSON object a line, each with epoch, step and time
+    RUN/samples/epoch_NNNN.png a grid from latents fixed for the run, one per epoch
+    RUN/checkpoints/          last.pt, epoch_NNNN.pt (the newest k), best.pt
+    RUN/training.gif          the epoch grids as an animation
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import time
+from pathlib import Path
+
+from ..config import Config
+from ..errors import FaceganError
+from ..io import atomic_write_bytes, atomic_write_json
+
+SAMPLE_RE = re.compile(r"^epoch_(\d{4,})\.png$")
+EPOCH_CKPT_RE = re.compile(r"^epoch_(\d{4,})\.pt$")
+
+
+class RunDir:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    # -- layout --------------------------------------------------------------------------------------
+    @property
+    def config_path(self) -> Path:
+        return self.path / "config.json"
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / "metrics.jsonl"
+
+    @property
+    def samples_dir(self) -> Path:
+        return self.path / "samples"
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.path / "checkpoints"
+
+    @property
+    def gif_path(self) -> Path:
+        return self.path / "training.gif"
+
+    def sample_path(self, epoch: int) -> Path:
+        return self.samples_dir / f"epoch_{epoch:04d}.png"
+
+    def checkpoint_path(self, which: str | int) -> Path:
+        return self.checkpoints_dir / (f"epoch_{which:04d}.pt" if isinstance(which, int) else f"{which}.pt")
+
+    def samples(self) -> list[tuple[int, Path]]:
+        """(epoch, path) of every sample grid, in epoch order."""
+        if not self.samples_dir.is_dir():
+            return []
+        found = [(int(m.group(1)), p) for p in self.samples_dir.iterdir() if (m := SAMPLE_RE.match(p.name))]
+        return sorted(found)
+
+    def epoch_checkpoints(self) -> list[tuple[int, Path]]:
+        if not self.checkpoints_dir.is_dir():
+            return []
+        found = [(int(m.group(1)), p) for p in self.checkpoints_dir.iterdir()
+                 if (m := EPOCH_CKPT_RE.match(p.name))]
+        return sorted(found)
+
+    # -- creating and opening ------------------------------------------------------------------------
+    @classmethod
+    def create(cls, cfg: Config, data_summary: dict) -> "RunDir":
+        """A new run folder: ``cfg.run.run_dir``, or a fresh ``<time>-<preset>`` under runs_root."""
+        if cfg.run.run_dir:
+            path = Path(cfg.run.run_dir).expanduser()
+            if path.exists() and any(path.iterdir()):
+                raise FaceganError(f"run folder {path} already holds files; resume it (--resume) or choose "
+                                   "another --run-dir")
+        else:
+            root = Path(cfg.run.runs_root).expanduser()
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            path = root / f"{stamp}-{cfg.preset}"
+            n = 1
+            while path.exists():
+                n += 1
+                path = root / f"{stamp}-{cfg.preset}-{n}"
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise FaceganError(f"cannot create run folder {path}: {e.strerror}") from None
+        run = cls(path)
+        atomic_write_json(run.config_path, {"config": cfg.to_dict(), "versions": library_versions(),
+                                            "seed": cfg.run.seed, "data": data_summary,
+                                            "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
+        return run
+
+    @classmethod
+    def open(cls, path: str | Path) -> "RunDir":
+        run = cls(Path(path).expanduser())
+        if not run.config_path.is_file():
+            raise FaceganError(f"{run.path} is not a facegan run folder (it has no config.json)")
+        return run
+
+    def config(self) -> Config:
+        try:
+            meta = json.loads(self.config_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise FaceganError(f"cannot read {self.config_path}: {e}") from None
+        return Config.from_dict(meta["config"])
+
+    def meta(self) -> dict:
+        return json.loads(self.config_path.read_text(encoding="utf-8"))
+
+    # -- the metrics log -----------------------------------------------------------------------------
+    def log(self, record: dict) -> None:
+        """Append one record. A line is written whole by one write call; the file is fsync'd when a
+        checkpoint is saved (what a resume trims back to anyway)."""
+        line = json.dumps(record, allow_nan=True) + "\n"
+        with open(self.metrics_path, "a", encoding="utf-8") as f:
+            f.write(line)
+
+    def read_metrics(self) -> list[dict]:
+        """Every complete record; a torn last line (a kill mid-write) is ignored."""
+        if not self.metrics_path.is_file():
+            return []
+        out = []
+        for line in self.metrics_path.read_text(encoding="utf-8").splitlines():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue
+        return out
+
+    def trim_metrics(self, last_step: int) -> int:
+        """Drop the records after ``last_step`` (written after the checkpoint a resume starts from)
+        and any torn line; returns how many were dropped."""
+        records = self.read_metrics()
+        keep = [r for r in records if r.get("step", 0) <= last_step]
+        raw = self.metrics_path.read_bytes() if self.metrics_path.is_file() else b""
+        text = "".join(json.dumps(r, allow_nan=True) + "\n" for r in keep)
+        if text.encode() != raw:
+            atomic_write_bytes(self.metrics_path, text.encode())
+        return len(records) - len(keep)
+
+    def sync_metrics(self) -> None:
+        if self.metrics_path.is_file():
+            with open(self.metrics_path, "a") as f:
+                os.fsync(f.fileno())
+
+
+def library_versions() -> dict:
+    import numpy
+    import PIL
+    import torch
+
+    from .. import __version__
+    return {"facegan": __version__, "python": platform.python_version(), "torch": torch.__version__,
+            "numpy": numpy.__version__, "pillow": PIL.__version__}

@@ -1,0 +1,280 @@
+"""The training loop: a configuration and a data source in, a run folder a person can watch out.
+
+Read :func:`train` top to bottom: set up (data, networks, optimisers, the step), maybe restore a
+checkpoint, then epochs of steps; logging, sample grids, checkpoints and health checks hang off the loop
+at fixed points. Everything a resume needs is in the checkpoint, and the batches of epoch ``e`` are a
+pure function of ``(seed, e)``, so a resumed run continues exactly where the checkpoint left it.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ..config import Config
+from ..data.cache import PreparedData, prepare
+from ..data.loader import BatchLoader
+from ..devices import amp_dtype, channels_last, pick_device
+from ..errors import FaceganError
+from ..images import grid, save_png, to_uint8
+from ..models import build_networks
+from .checkpoint import load_checkpoint, load_weights, rng_state, save_checkpoint, set_rng_state
+from .health import Health, TrainingDiverged, all_finite
+from .run_dir import RunDir
+from .step import GANStep, make_optimizers
+
+Event = Callable[[str, dict], None]
+
+# What a resume may change: how much longer to train and where/how verbosely. Anything else would make
+# the continued run a different experiment from the one its config.json describes.
+RESUMABLE_KEYS = {"run.epochs", "run.device", "run.log_every", "run.checkpoint_minutes",
+                  "run.keep_checkpoints"}
+
+
+class Control:
+    """Pause, resume and stop a running :func:`train` from another thread (the dashboard's job)."""
+
+    def __init__(self):
+        self._stop = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._running.set()  # a paused run must wake up to stop
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    def wait_while_paused(self) -> None:
+        self._running.wait()
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    epochs_done: int
+    step: int
+    stopped: bool  # by Control.stop() before the last epoch
+
+
+@dataclass
+class Position:
+    """Where training stands: ``batch`` batches of epoch ``epoch`` (0-based) are done."""
+
+    epoch: int = 0
+    batch: int = 0
+    step: int = 0
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def fixed_latents(cfg: Config) -> torch.Tensor:
+    """The run's sample-grid latents: drawn from their own generator, so they do not depend on (or
+    disturb) the training randomness."""
+    g = torch.Generator().manual_seed(cfg.run.seed + 0x5EED)
+    return torch.randn(cfg.run.sample_count, cfg.model.latent_dim, 1, 1, generator=g)
+
+
+def resume_config(run: RunDir, overrides: dict | None = None) -> Config:
+    """The run's own configuration with the few settings a resume may change."""
+    overrides = overrides or {}
+    bad = sorted(set(overrides) - RESUMABLE_KEYS)
+    if bad:
+        raise FaceganError(f"cannot change {', '.join(bad)} when resuming {run.path}: a resumed run keeps its "
+                           f"configuration (only {', '.join(sorted(RESUMABLE_KEYS))} may change); start a new "
+                           "run instead")
+    return run.config().with_overrides(overrides)
+
+
+def train(cfg: Config, *, resume: str | Path | None = None, control: Control | None = None,
+          on_event: Event | None = None, data: PreparedData | None = None,
+          prepare_progress: Callable[[int, int], None] | None = None) -> TrainResult:
+    """Train as ``cfg`` says into a new run folder, or continue the run folder ``resume`` (then ``cfg``
+    should come from :func:`resume_config`). ``on_event(kind, record)`` hears 'start', 'log', 'epoch',
+    'warning', 'checkpoint' and 'end'; it is called on this thread and must be quick."""
+    control = control or Control()
+    emit = on_event or (lambda kind, record: None)
+
+    # -- set up --------------------------------------------------------------------------------------
+    device = pick_device(cfg.run.device)
+    data = data or prepare(cfg.data, progress=prepare_progress)
+    run = RunDir.open(resume) if resume else RunDir.create(cfg, data.summary())
+    seed_everything(cfg.run.seed)
+    G, D = build_networks(cfg)
+    memory_format = torch.channels_last if channels_last(device) else torch.contiguous_format
+    G.to(device, memory_format=memory_format)
+    D.to(device, memory_format=memory_format)
+    opt_g, opt_d = make_optimizers(cfg, G, D)
+    step = GANStep(cfg, G, D, opt_g, opt_d, device, generator=torch.Generator().manual_seed(cfg.run.seed),
+                   amp_dtype=amp_dtype(device))
+    loader = BatchLoader(data.images, cfg.optim.batch_size, device=device, flip=cfg.data.flip,
+                         seed=cfg.run.seed)
+    z_fixed = fixed_latents(cfg)
+    pos = Position()
+    health = Health(cfg.optim.loss, real_std=float(data.images[:256].astype(np.float32).std(axis=0).mean()) / 127.5)
+
+    if resume:
+        pos, z_fixed = _restore(run, G, D, opt_g, opt_d, step, device)
+        run.trim_metrics(pos.step)  # records a killed run wrote after its last checkpoint
+    z_fixed = z_fixed.to(device)
+
+    steps_per_epoch = len(loader)
+    total_steps = cfg.run.epochs * steps_per_epoch
+    emit("start", {"run_dir": str(run.path), "epoch": pos.epoch, "step": pos.step, "device": str(device),
+                   "steps_per_epoch": steps_per_epoch, "total_steps": total_steps, "epochs": cfg.run.epochs,
+                   "images": data.kept})
+
+    def checkpoint(stats: dict | None, *, epoch_end: bool = False) -> None:
+        """Save ``last`` (and at an epoch end the numbered copy) unless the weights have gone bad."""
+        if stats is not None and not all_finite(stats):
+            raise TrainingDiverged(_diverged_message(run, pos, _floats(stats)))
+        payload = {
+            "config": cfg.to_dict(), "epoch": pos.epoch, "batch": pos.batch, "step": pos.step,
+            "G": G.state_dict(), "D": D.state_dict(), "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
+            "step_state": step.state_dict(), "rng": rng_state(), "fixed_z": z_fixed.cpu(),
+            "metric_history": [],
+        }
+        run.sync_metrics()
+        _write(save_checkpoint, run.checkpoint_path("last"), payload)
+        if epoch_end and cfg.run.keep_checkpoints > 0:
+            _write(save_checkpoint, run.checkpoint_path(pos.epoch), payload)
+            for _, old in run.epoch_checkpoints()[: -cfg.run.keep_checkpoints]:
+                old.unlink(missing_ok=True)
+        emit("checkpoint", {"epoch": pos.epoch, "step": pos.step})
+
+    # -- the loop ------------------------------------------------------------------------------------
+    last_ckpt = time.monotonic()
+    last_log_time, last_log_step = time.perf_counter(), pos.step
+    stats: dict | None = None
+    while pos.epoch < cfg.run.epochs:
+        epoch_start = time.perf_counter()
+        for real in loader.epoch(pos.epoch, start=pos.batch):
+            control.wait_while_paused()
+            if control.stopping:
+                checkpoint(stats)
+                emit("end", {"stopped": True, "epoch": pos.epoch, "step": pos.step})
+                return TrainResult(run.path, pos.epoch, pos.step, stopped=True)
+
+            step.set_epoch(pos.epoch + pos.batch / steps_per_epoch)
+            stats = step(real)
+            pos.batch += 1
+            pos.step += 1
+
+            if pos.step % cfg.run.log_every == 0:
+                now = time.perf_counter()
+                record = {"epoch": pos.epoch + 1, "step": pos.step, "time": time.time(), "kind": "step",
+                          **_floats(stats), "lr_g": opt_g.param_groups[0]["lr"],
+                          "lr_d": opt_d.param_groups[0]["lr"],
+                          "images_per_s": (pos.step - last_log_step) * loader.batch_size / (now - last_log_time)}
+                last_log_time, last_log_step = now, pos.step
+                if not all_finite(record):
+                    raise TrainingDiverged(_diverged_message(run, pos, record))
+                _write(run.log, record)
+                emit("log", record)
+                for warning in health.check_step(record):
+                    _warn(run, emit, pos.epoch + 1, pos.step, warning)
+            if cfg.run.checkpoint_minutes and time.monotonic() - last_ckpt > 60 * cfg.run.checkpoint_minutes:
+                checkpoint(stats)
+                last_ckpt = time.monotonic()
+
+        # -- end of an epoch: grid, record, checkpoint -----------------------------------------------
+        pos.epoch, pos.batch = pos.epoch + 1, 0
+        fake = sample(step.g_eval, z_fixed)
+        _write(save_png, grid(to_uint8(fake)), run.sample_path(pos.epoch))
+        record = {"epoch": pos.epoch, "step": pos.step, "time": time.time(), "kind": "epoch",
+                  "epoch_seconds": time.perf_counter() - epoch_start,
+                  "sample": str(run.sample_path(pos.epoch).relative_to(run.path))}
+        _write(run.log, record)
+        for warning in health.check_samples(fake, pos.step):
+            _warn(run, emit, pos.epoch, pos.step, warning)
+        checkpoint(stats, epoch_end=True)
+        last_ckpt = time.monotonic()
+        emit("epoch", {**record, "sample_path": str(run.sample_path(pos.epoch))})
+
+    from ..visual.gif import write_training_gif
+    _write(write_training_gif, run)
+    emit("end", {"stopped": False, "epoch": pos.epoch, "step": pos.step})
+    return TrainResult(run.path, pos.epoch, pos.step, stopped=False)
+
+
+@torch.no_grad()
+def sample(G: torch.nn.Module, z: torch.Tensor, batch: int = 256) -> torch.Tensor:
+    """G's images for latents ``z`` in eval mode (BatchNorm running statistics, no noise layers), as
+    float32 on the CPU. G's own mode is restored afterwards."""
+    was_training = G.training
+    G.eval()
+    try:
+        return torch.cat([G(z[i:i + batch]).float().cpu() for i in range(0, len(z), batch)])
+    finally:
+        G.train(was_training)
+
+
+def _restore(run: RunDir, G, D, opt_g, opt_d, step: GANStep, device) -> tuple[Position, torch.Tensor]:
+    path = run.checkpoint_path("last")
+    if not path.is_file():
+        raise FaceganError(f"{run.path} has no checkpoint to resume from (checkpoints/last.pt); it stopped "
+                           "before its first checkpoint — start it again as a new run")
+    ckpt = load_checkpoint(path, map_location=device)
+    load_weights(G, ckpt["G"], "generator", path)
+    load_weights(D, ckpt["D"], "discriminator", path)
+    try:
+        opt_g.load_state_dict(ckpt["opt_g"])
+        opt_d.load_state_dict(ckpt["opt_d"])
+        step.load_state_dict(ckpt["step_state"])
+    except (KeyError, ValueError, RuntimeError) as e:
+        raise FaceganError(f"{path}: the optimiser or step state does not fit this run ({e})") from None
+    set_rng_state(ckpt["rng"])
+    return Position(int(ckpt["epoch"]), int(ckpt["batch"]), int(ckpt["step"])), ckpt["fixed_z"]
+
+
+def _floats(stats: dict[str, torch.Tensor]) -> dict[str, float]:
+    """All step statistics to Python floats with one device sync."""
+    values = torch.stack([v.detach().float().reshape(()) for v in stats.values()]).tolist()
+    return dict(zip(stats, values))
+
+
+def _write(fn, *args):
+    """Run a write; a full disk or a failing file system becomes a clear stop, never a half-written file
+    (every writer is atomic or append-only)."""
+    try:
+        return fn(*args)
+    except OSError as e:
+        raise FaceganError(f"could not write to the run folder ({e.strerror or e}: {e.filename or ''}); "
+                           "the previous checkpoint is intact — free some space and resume") from None
+
+
+def _warn(run: RunDir, emit: Event, epoch: int, step: int, message: str) -> None:
+    record = {"epoch": epoch, "step": step, "time": time.time(), "kind": "warning", "message": message}
+    _write(run.log, record)
+    emit("warning", record)
+
+
+def _diverged_message(run: RunDir, pos: Position, stats: dict) -> str:
+    bad = ", ".join(k for k, v in stats.items() if isinstance(v, float) and not math.isfinite(v)) or "a loss"
+    return (f"training diverged at step {pos.step} (epoch {pos.epoch + 1}): {bad} became NaN or infinite. "
+            f"The run stopped; its last good checkpoint is {run.checkpoint_path('last')}. Try lower learning "
+            "rates, spectral norm in D, or label smoothing")

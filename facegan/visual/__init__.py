@@ -1,0 +1,1 @@
+"""Pictures made from runs: the training GIF, latent interpolations."""

@@ -1,0 +1,292 @@
+"""The networks: shapes at every resolution and preset, the DCGAN tutorial architecture, weight
+init, and every model switch of the configuration reaching the layers."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+from torch.nn.utils import parametrize
+
+from facegan.models import (EMA, Discriminator, GaussianNoise, Generator, architecture, build_networks,
+                            format_architecture)
+from facegan.presets import PRESETS, from_preset
+
+SMALL = ["model.g_width=8", "model.d_width=8"]
+
+
+def small(preset="dcgan-paper", *overrides):
+    return from_preset(preset, SMALL + list(overrides))
+
+
+def convs(net):
+    return [m for m in net.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+
+
+def count(net, kind):
+    return sum(isinstance(m, kind) for m in net.modules())
+
+
+# -- shapes ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("resolution", [32, 64, 128])
+@pytest.mark.parametrize("upsample", ["transpose", "resize"])
+def test_output_shapes_every_resolution(resolution, upsample):
+    cfg = small("dcgan-paper", f"data.resolution={resolution}", f"model.g_upsample={upsample}",
+                "model.latent_dim=16")
+    G, D = build_networks(cfg)
+    fake = G(torch.randn(3, 16))
+    assert fake.shape == (3, 3, resolution, resolution)
+    assert fake.abs().max() <= 1.0  # tanh output
+    assert G(torch.randn(3, 16, 1, 1)).shape == fake.shape  # both latent layouts
+    assert D(fake).shape == (3,)
+    # depth follows the resolution: 4 -> resolution doubles log2(resolution/4) times
+    n = int(math.log2(resolution)) - 2
+    assert len(convs(G)) == n + 1 and len(convs(D)) == n + 1
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_output_shapes_every_preset(preset):
+    cfg = small(preset)
+    r = cfg.data.resolution
+    G, D = build_networks(cfg)
+    z = torch.randn(2, cfg.model.latent_dim)
+    assert G(z).shape == (2, 3, r, r)
+    assert D(G(z)).shape == (2,)
+    assert r == {"dcgan-paper": 64, "stable-64": 64, "faces-128": 128}[preset]
+
+
+def test_64px_is_the_pytorch_dcgan_tutorial():
+    # The tutorial's networks (ngf = ndf = 64, nz = 100), written out independently.
+    ngf = ndf = 64
+    tut_g = nn.Sequential(
+        nn.ConvTranspose2d(100, ngf * 8, 4, 1, 0, bias=False), nn.BatchNorm2d(ngf * 8), nn.ReLU(True),
+        nn.ConvTranspose2d(ngf * 8, ngf * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 4), nn.ReLU(True),
+        nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 2), nn.ReLU(True),
+        nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True),
+        nn.ConvTranspose2d(ngf, 3, 4, 2, 1, bias=False), nn.Tanh())
+    tut_d = nn.Sequential(
+        nn.Conv2d(3, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True),
+        nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 2), nn.LeakyReLU(0.2, True),
+        nn.Conv2d(ndf * 2, ndf * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 4), nn.LeakyReLU(0.2, True),
+        nn.Conv2d(ndf * 4, ndf * 8, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 8), nn.LeakyReLU(0.2, True),
+        nn.Conv2d(ndf * 8, 1, 4, 1, 0, bias=False))  # the tutorial's Sigmoid is folded into the loss
+
+    def signature(net):
+        out = []
+        for m in net.modules():
+            if next(m.children(), None) is not None:
+                continue
+            entry = [type(m).__name__, [tuple(p.shape) for p in m.parameters()]]
+            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+                entry += [m.kernel_size, m.stride, m.padding, m.bias is None]
+            if isinstance(m, nn.LeakyReLU):
+                entry.append(m.negative_slope)
+            out.append(entry)
+        return out
+
+    G, D = build_networks(from_preset("dcgan-paper"))
+    assert signature(G) == signature(tut_g)
+    assert signature(D) == signature(tut_d)
+    assert sum(p.numel() for p in G.parameters()) == 3_576_704
+    assert sum(p.numel() for p in D.parameters()) == 2_765_568
+    assert count(D, nn.Sigmoid) == 0
+
+
+def test_32_and_128_px_have_one_layer_fewer_and_more():
+    widths = {}
+    for r in (32, 64, 128):
+        G, D = build_networks(from_preset("dcgan-paper", [f"data.resolution={r}"]))
+        widths[r] = ([c.out_channels for c in convs(G)], [c.out_channels for c in convs(D)])
+    assert widths[32] == ([256, 128, 64, 3], [64, 128, 256, 1])
+    assert widths[64] == ([512, 256, 128, 64, 3], [64, 128, 256, 512, 1])
+    assert widths[128] == ([1024, 512, 256, 128, 64, 3], [64, 128, 256, 512, 1024, 1])
+
+
+def test_latent_dim_and_widths_are_configurable():
+    G, D = build_networks(from_preset("dcgan-paper", ["data.resolution=32", "model.latent_dim=7",
+                                                      "model.g_width=5", "model.d_width=6"]))
+    assert convs(G)[0].in_channels == 7
+    assert [c.out_channels for c in convs(G)] == [20, 10, 5, 3]
+    assert [c.out_channels for c in convs(D)] == [6, 12, 24, 1]
+
+
+def test_weight_init():
+    torch.manual_seed(0)
+    G, D = build_networks(from_preset("dcgan-paper"))  # full width: enough weights for tight statistics
+    for net in (G, D):
+        w = torch.cat([c.weight.flatten() for c in convs(net)])
+        assert abs(w.mean().item()) < 1e-3 and abs(w.std().item() - 0.02) < 1e-3
+        assert all(c.bias is None for c in convs(net))
+        bns = [m for m in net.modules() if isinstance(m, nn.BatchNorm2d)]
+        bw = torch.cat([b.weight for b in bns])
+        assert abs(bw.mean().item() - 1.0) < 3e-3 and abs(bw.std().item() - 0.02) < 3e-3
+        assert all(torch.all(b.bias == 0) for b in bns)
+
+
+# -- switches ----------------------------------------------------------------------------------------
+
+def is_spectral(m):
+    return parametrize.is_parametrized(m, "weight") and any(
+        type(p).__name__ == "_SpectralNorm" for p in m.parametrizations.weight)
+
+
+@pytest.mark.parametrize("norm", ["batch", "spectral", "none"])
+def test_d_norm(norm):
+    G, D = build_networks(small("dcgan-paper", f"model.d_norm={norm}"))
+    n_convs = len(convs(D))
+    assert sum(is_spectral(c) for c in convs(D)) == (n_convs if norm == "spectral" else 0)
+    # BatchNorm on every hidden layer but the first, only for 'batch'
+    assert count(D, nn.BatchNorm2d) == (n_convs - 2 if norm == "batch" else 0)
+    assert not any(is_spectral(c) for c in convs(G))
+
+
+def test_g_spectral_keeps_batchnorm():
+    G, _ = build_networks(small("dcgan-paper", "model.g_spectral=true"))
+    assert all(is_spectral(c) for c in convs(G))
+    assert count(G, nn.BatchNorm2d) == len(convs(G)) - 1
+    # transposed convs are normalised along their output channels
+    assert all(c.parametrizations.weight[0].dim == 1 for c in convs(G))
+    G2, _ = build_networks(small("dcgan-paper", "model.g_spectral=true", "model.g_upsample=resize"))
+    assert all(is_spectral(c) for c in convs(G2))
+
+
+def test_resize_upsampling_has_no_transposed_conv():
+    G, _ = build_networks(small("dcgan-paper", "model.g_upsample=resize"))
+    assert count(G, nn.ConvTranspose2d) == 0
+    assert count(G, nn.Upsample) == len(convs(G)) - 1
+    assert all(m.mode == "nearest" and m.scale_factor == 2 for m in G.modules() if isinstance(m, nn.Upsample))
+    assert all(c.kernel_size == (3, 3) for c in convs(G)[1:])
+    G2, _ = build_networks(small("dcgan-paper"))
+    assert count(G2, nn.ConvTranspose2d) == len(convs(G2)) and count(G2, nn.Upsample) == 0
+
+
+@pytest.mark.parametrize("p", [0.0, 0.3])
+def test_dropout_present_iff_enabled(p):
+    _, D = build_networks(small("dcgan-paper", f"model.d_dropout={p}"))
+    drops = [m for m in D.modules() if isinstance(m, nn.Dropout2d)]
+    assert len(drops) == (len(convs(D)) - 1 if p else 0)  # after every hidden layer, not the logit
+    assert all(d.p == p for d in drops)
+    assert count(D, nn.Dropout) == 0
+
+
+def _modules_in_order(net):
+    return [m for m in net.modules() if next(m.children(), None) is None or is_spectral(m)]
+
+
+@pytest.mark.parametrize("d_std,g_std", [(0.0, 0.0), (0.2, 0.0), (0.0, 0.3), (0.2, 0.3)])
+def test_noise_layers_present_iff_enabled(d_std, g_std):
+    G, D = build_networks(small("dcgan-paper", f"model.d_noise_std={d_std}", f"model.g_noise_std={g_std}"))
+    d_noise = [m for m in D.modules() if isinstance(m, GaussianNoise)]
+    g_noise = [m for m in G.modules() if isinstance(m, GaussianNoise)]
+    assert len(d_noise) == (len(convs(D)) if d_std else 0)          # before every D conv
+    assert len(g_noise) == (len(convs(G)) - 1 if g_std else 0)      # before every G conv but the first
+    assert all(m.std == d_std for m in d_noise) and all(m.std == g_std for m in g_noise)
+    # each noise layer sits right before a conv (after the upsample in 'resize' G)
+    for net, n in ((D, d_noise), (G, g_noise)):
+        seq = _modules_in_order(net)
+        for layer in n:
+            assert isinstance(seq[seq.index(layer) + 1], (nn.Conv2d, nn.ConvTranspose2d))
+
+
+def test_gaussian_noise_only_in_training():
+    layer = GaussianNoise(0.5)
+    x = torch.zeros(20_000)
+    torch.manual_seed(0)
+    y = layer.train()(x)
+    assert abs(y.std().item() - 0.5) < 0.02
+    assert torch.equal(layer.eval()(x), x)
+    layer.train().std = 0.0
+    assert torch.equal(layer(x), x)
+    layer.std = 2.0
+    assert abs(layer(x).std().item() - 2.0) < 0.08
+    assert layer.base_std == 0.5
+
+
+def test_networks_accept_a_batch_in_eval_mode_with_noise_and_dropout():
+    G, D = build_networks(small("stable-64", "model.g_noise_std=0.1", "model.d_dropout=0.5"))
+    G.eval(), D.eval()
+    z = torch.randn(2, 100)
+    assert torch.equal(G(z), G(z)) and torch.equal(D(G(z)), D(G(z)))  # nothing random in eval
+
+
+# -- architecture view -------------------------------------------------------------------------------
+
+def test_architecture_matches_networks():
+    cfg = small("faces-128")
+    state = torch.random.get_rng_state()
+    arch = architecture(cfg)
+    assert torch.equal(torch.random.get_rng_state(), state)  # caller's RNG untouched
+    G, D = build_networks(cfg)
+    for key, net in (("generator", G), ("discriminator", D)):
+        a = arch[key]
+        total = sum(p.numel() for p in net.parameters())
+        assert a["params"] == a["trainable_params"] == total
+        assert sum(layer["params"] for layer in a["layers"]) == total
+        assert all(layer["output_shape"] is not None for layer in a["layers"])
+    g_layers = arch["generator"]["layers"]
+    assert arch["generator"]["input_shape"] == [100, 1, 1]
+    assert g_layers[0]["output_shape"] == [128, 4, 4]
+    assert g_layers[-1] == {"name": "blocks.b128.act", "type": "Tanh", "output_shape": [3, 128, 128], "params": 0}
+    d_layers = arch["discriminator"]["layers"]
+    assert arch["discriminator"]["input_shape"] == [3, 128, 128]
+    assert d_layers[-1]["type"] == "Conv2d+SN" and d_layers[-1]["output_shape"] == [1, 1, 1]
+    assert [layer["output_shape"] for layer in d_layers if layer["name"].endswith(".conv")] == [
+        [8, 64, 64], [16, 32, 32], [32, 16, 16], [64, 8, 8], [128, 4, 4], [1, 1, 1]]
+
+
+def test_format_architecture():
+    arch = architecture(from_preset("dcgan-paper"))
+    text = format_architecture(arch)
+    lines = text.splitlines()
+    assert lines[0].startswith("generator (64 px), input [100, 1, 1]")
+    assert any("blocks.b8.conv" in ln and "ConvTranspose2d" in ln and "[256, 8, 8]" in ln
+               and ln.endswith("2,097,152") for ln in lines)
+    assert any(ln.split() == ["total", "3,576,704"] for ln in lines)
+    assert any(ln.split() == ["total", "2,765,568"] for ln in lines)
+    # fixed width: within one table, every row ends at the same column
+    table = lines[1: lines.index("")]
+    assert len({len(ln) for ln in table if not ln.strip().startswith("-") and ln.split()[-1][0].isdigit()}) == 1
+
+
+# -- EMA -----------------------------------------------------------------------------------------------
+
+def test_ema_update_math():
+    G = Generator(resolution=32, latent_dim=4, width=4)
+    ema = EMA(G, decay=0.9)
+    before = [p.detach().clone() for p in ema.model.parameters()]
+    with torch.no_grad():
+        for p in G.parameters():
+            p.add_(1.0)
+        for b in G.buffers():
+            b.add_(3)
+    ema.update(G)
+    for avg, old, p in zip(ema.model.parameters(), before, G.parameters()):
+        assert torch.allclose(avg, 0.9 * old + 0.1 * p, atol=1e-6)
+        assert avg.data_ptr() != p.data_ptr() and not avg.requires_grad
+    for avg, b in zip(ema.model.buffers(), G.buffers()):
+        assert torch.equal(avg, b)  # buffers copied, not averaged
+    ema.update(G)  # a second step moves another 10 % of the remaining distance
+    for avg, old, p in zip(ema.model.parameters(), before, G.parameters()):
+        assert torch.allclose(avg, 0.81 * old + 0.19 * p, atol=1e-6)
+    assert not ema.model.training
+
+
+def test_ema_follows_spectral_generator():
+    G = Generator(resolution=32, latent_dim=4, width=4, spectral=True)
+    ema = EMA(G, decay=0.0)  # decay 0: the copy equals G after each update
+    with torch.no_grad():
+        for p in G.parameters():
+            p.mul_(2)
+    ema.update(G)
+    G.eval()
+    z = torch.randn(3, 4)
+    assert torch.allclose(ema.model(z), G(z), atol=1e-6)
+
+
+def test_discriminator_outputs_logits_not_probabilities():
+    D = Discriminator(resolution=32, width=4, norm="none")
+    with torch.no_grad():
+        for c in convs(D):
+            c.weight.fill_(0.5)
+    assert D(torch.ones(1, 3, 32, 32)).item() > 1.0  # a probability could not exceed 1

@@ -1,0 +1,187 @@
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from PIL import Image
+
+from facegan.errors import FaceganError
+from facegan.presets import from_preset
+from facegan.training import step as step_mod
+from facegan.training.checkpoint import CheckpointError, load_checkpoint
+from facegan.training.health import TrainingDiverged
+from facegan.training.run_dir import RunDir
+from facegan.training.trainer import Control, resume_config, train
+
+from .conftest import ROOT
+
+TINY = ["resolution=32", "synthetic_count=96", "batch_size=16", "g_width=8", "d_width=8", "log_every=1"]
+
+
+def tiny(tmp_path, name="run", preset="dcgan-paper", extra=()):
+    return from_preset(preset, [*TINY, f"run_dir={tmp_path / name}", *extra])
+
+
+def step_records(run: RunDir) -> list[dict]:
+    return [r for r in run.read_metrics() if r["kind"] == "step"]
+
+
+def test_two_epochs_write_every_run_file(tmp_path):
+    cfg = tiny(tmp_path, extra=["epochs=2", "keep_checkpoints=1"])
+    result = train(cfg)
+    run = RunDir(result.run_dir)
+    assert (result.epochs_done, result.step, result.stopped) == (2, 12, False)
+    meta = json.loads(run.config_path.read_text())
+    assert run.config() == cfg and meta["seed"] == 0
+    assert meta["data"]["kept"] == 96 and meta["data"]["key"] and meta["versions"]["torch"] == torch.__version__
+    records = run.read_metrics()
+    assert all({"epoch", "step", "time"} <= set(r) for r in records)
+    steps = step_records(run)
+    assert [r["step"] for r in steps] == list(range(1, 13))
+    assert {"loss_d", "loss_g", "d_real", "d_fake", "grad_norm_d", "grad_norm_g", "lr_g", "lr_d",
+            "noise_d", "images_per_s"} <= set(steps[0])
+    assert [r["epoch"] for r in records if r["kind"] == "epoch"] == [1, 2]
+    assert [e for e, _ in run.samples()] == [1, 2]
+    grid = Image.open(run.sample_path(2))
+    assert grid.size == (8 * 34 + 2, 8 * 34 + 2)
+    # keep_checkpoints=1: only the newest numbered checkpoint survives beside last.pt
+    assert sorted(p.name for p in run.checkpoints_dir.iterdir()) == ["epoch_0002.pt", "last.pt"]
+    gif = Image.open(run.gif_path)
+    assert gif.n_frames == 2
+
+
+def _stop_at(n: int, control: Control):
+    def on_event(kind, record):
+        if kind == "log" and record["step"] == n:
+            control.stop()
+    return on_event
+
+
+@pytest.mark.parametrize("preset, extra", [
+    ("dcgan-paper", []),
+    # every stateful trick at once: replay buffer, EMA, noise layers and instance noise on schedules,
+    # smoothed and flipped labels, dropout, and two D steps per G step
+    ("stable-64", ["instance_noise_std=0.1", "d_dropout=0.2", "d_steps=2", "replay_capacity=32"]),
+])
+def test_resume_is_exact(tmp_path, preset, extra):
+    extra = ["epochs=3", *extra]
+    whole = train(tiny(tmp_path, "whole", preset, extra))
+    control = Control()
+    first = train(tiny(tmp_path, "split", preset, extra), control=control, on_event=_stop_at(8, control))
+    assert first.stopped and first.step == 8  # mid-epoch 2 (6 steps per epoch)
+    run = RunDir(first.run_dir)
+    second = train(resume_config(run), resume=run.path)
+    assert (second.step, second.epochs_done, second.stopped) == (whole.step, 3, False)
+    a, b = step_records(RunDir(whole.run_dir)), step_records(run)
+    assert [r["step"] for r in b] == list(range(1, whole.step + 1))
+    for ra, rb in zip(a, b):
+        for key in ("loss_d", "loss_g", "d_real", "d_fake", "grad_norm_d", "grad_norm_g"):
+            assert ra[key] == rb[key], (ra["step"], key)
+    ga = load_checkpoint(RunDir(whole.run_dir).checkpoint_path("last"))["G"]
+    gb = load_checkpoint(run.checkpoint_path("last"))["G"]
+    assert all(torch.equal(ga[k], gb[k]) for k in ga)
+    for epoch in (1, 2, 3):  # fixed latents: the grids are identical across the resume
+        assert RunDir(whole.run_dir).sample_path(epoch).read_bytes() == run.sample_path(epoch).read_bytes()
+
+
+def test_sigkill_mid_epoch_then_resume_logs_each_step_once(tmp_path):
+    run_dir = tmp_path / "killed"
+    args = ["--data", "synthetic", "--resolution", "32", "--epochs", "4", "--batch-size", "16",
+            "--run-dir", str(run_dir), "--set", "synthetic_count=128", "--set", "g_width=8", "--set",
+            "d_width=8", "--set", "log_every=1", "--set", "checkpoint_minutes=0.001"]
+    proc = subprocess.Popen([sys.executable, "-m", "facegan", "train", *args], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    run = RunDir(run_dir)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        steps = [r["step"] for r in step_records(run)] if run.metrics_path.exists() else []
+        if len(steps) >= 12 and run.checkpoint_path("last").exists():
+            break
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run should have been killed, not finished"
+    killed_at = load_checkpoint(run.checkpoint_path("last"))["step"]
+    assert 0 < killed_at < 32
+    resumed = subprocess.run([sys.executable, "-m", "facegan", "train", "--resume", "--run-dir", str(run_dir)],
+                             cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert [r["step"] for r in step_records(run)] == list(range(1, 33))
+    assert [r["epoch"] for r in run.read_metrics() if r["kind"] == "epoch"] == [1, 2, 3, 4]
+    assert load_checkpoint(run.checkpoint_path("last"))["step"] == 32
+
+
+def test_nan_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    real_call = step_mod.GANStep.__call__
+    calls = {"n": 0}
+
+    def poisoned(self, real):
+        stats = real_call(self, real)
+        calls["n"] += 1
+        if calls["n"] >= 9:  # epoch 2, after epoch 1's checkpoint
+            stats["loss_g"] = stats["loss_g"] * float("nan")
+        return stats
+    monkeypatch.setattr(step_mod.GANStep, "__call__", poisoned)
+    with pytest.raises(TrainingDiverged, match=r"step 9 .*loss_g.*last\.pt"):
+        train(tiny(tmp_path, extra=["epochs=3"]))
+    run = RunDir(tmp_path / "run")
+    ckpt = load_checkpoint(run.checkpoint_path("last"))
+    assert ckpt["step"] == 6 and ckpt["epoch"] == 1
+    assert all(torch.isfinite(v).all() for v in ckpt["G"].values() if v.is_floating_point())
+
+
+def test_resume_guards(tmp_path):
+    cfg = tiny(tmp_path, extra=["epochs=1"])
+    train(cfg)
+    run = RunDir(cfg.run.run_dir)
+    with pytest.raises(FaceganError, match="already holds files"):
+        train(cfg)
+    with pytest.raises(FaceganError, match="cannot change model.latent_dim"):
+        resume_config(run, {"model.latent_dim": 5})
+    more = resume_config(run, {"run.epochs": 2})
+    assert train(more, resume=run.path).epochs_done == 2
+    empty = tmp_path / "nockpt"
+    RunDir.create(tiny(tmp_path, "nockpt"), {})
+    with pytest.raises(FaceganError, match="no checkpoint to resume"):
+        train(resume_config(RunDir(empty)), resume=empty)
+    with pytest.raises(FaceganError, match="not a facegan run folder"):
+        RunDir.open(tmp_path / "nowhere")
+
+
+def test_damaged_and_hostile_checkpoints_are_refused(tmp_path):
+    cfg = tiny(tmp_path, extra=["epochs=1"])
+    run = RunDir(train(cfg).run_dir)
+    data = run.checkpoint_path("last").read_bytes()
+    run.checkpoint_path("last").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="damaged"):
+        load_checkpoint(run.checkpoint_path("last"))
+    with pytest.raises(CheckpointError, match="damaged"):
+        train(resume_config(run, {"run.epochs": 2}), resume=run.path)
+
+    marker = tmp_path / "payload-ran"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+    evil = tmp_path / "evil.pt"
+    evil.write_bytes(pickle.dumps({"format": "facegan-checkpoint", "G": Payload()}))
+    torch.save({"format": "facegan-checkpoint", "x": Payload()}, tmp_path / "evil2.pt")
+    for path in (evil, tmp_path / "evil2.pt"):
+        with pytest.raises(CheckpointError, match="refused"):
+            load_checkpoint(path)
+    assert not marker.exists()
+
+
+def test_arch_command_json_shapes():
+    from .conftest import run_cli
+    res = run_cli("arch", "--preset", "dcgan-paper", "--resolution", "64", "--json")
+    arch = json.loads(res.stdout)
+    assert arch["generator"]["layers"][-1]["output_shape"] == [3, 64, 64]
+    assert arch["discriminator"]["params"] == 2765568 and arch["generator"]["params"] == 3576704
+    text = run_cli("arch", "--preset", "faces-128").stdout
+    assert "[3, 128, 128]" in text or "3x128x128" in text.replace(" ", "") or "3, 128, 128" in text
