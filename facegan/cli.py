@@ -176,6 +176,72 @@ def cmd_arch(args) -> int:
     return 0
 
 
+# -- generating from a trained run -------------------------------------------------------------------
+
+def _write_out(out, fn, *args):
+    """``fn(*args)``, which writes ``out``: an unwritable --out is bad input, not a bug."""
+    try:
+        return fn(*args)
+    except OSError as e:
+        raise FaceganError(f"cannot write {out}: {e.strerror or e}") from None
+
+
+def cmd_sample(args) -> int:
+    from .generate import generate, latents, load_generator
+    from .images import grid, save_png
+    G, cfg, info = load_generator(args.run, args.checkpoint, args.device)
+    images = generate(G, latents(args.n, cfg.model.latent_dim, args.seed))
+    _write_out(args.out, save_png, grid(images), args.out, args.scale)
+    print(f"wrote {args.out}: {args.n} faces at {cfg.data.resolution} px, seed {args.seed}, from "
+          f"{info['checkpoint']} (epoch {info['epoch']}, {'EMA' if info['ema'] else 'G'} weights)")
+    return 0
+
+
+def cmd_interpolate(args) -> int:
+    from .generate import generate, load_generator
+    from .images import grid, save_png
+    from .visual.interpolate import interpolation_latents
+    G, cfg, info = load_generator(args.run, args.checkpoint, args.device)
+    z = interpolation_latents(args.mode, args.steps, args.rows, cfg.model.latent_dim, args.seed, args.slerp)
+    images = generate(G, z)
+    _write_out(args.out, save_png, grid(images, ncols=args.steps), args.out, args.scale)
+    shape = f"{args.rows} paths of {args.steps}" if args.mode == "1d" else f"a {args.steps}x{args.steps} grid"
+    print(f"wrote {args.out}: {shape} ({'slerp' if args.slerp else 'lerp'}, seed {args.seed}) from "
+          f"{info['checkpoint']} (epoch {info['epoch']})")
+    return 0
+
+
+def cmd_gif(args) -> int:
+    from .training.run_dir import RunDir
+    from .visual.gif import write_training_gif
+    run = RunDir.open(args.run)
+    out = _write_out(args.out or run.gif_path, write_training_gif, run, args.out)
+    n = len(run.samples())
+    print(f"wrote {out}: {n} epoch grid{'s' if n != 1 else ''}")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from pathlib import Path
+
+    from .export import export_generator
+    out = _write_out(args.out, export_generator, args.run, args.out, args.checkpoint)
+    which = f" ({args.checkpoint} checkpoint)" if Path(args.run).is_dir() else ""
+    print(f"wrote {out}: the generator of {args.run}{which}")
+    return 0
+
+
+def _add_generator_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run", metavar="RUN", help="a run folder, a .pt checkpoint or an exported .safetensors")
+    p.add_argument("--checkpoint", default="last", help="for a run folder: last, best, epoch_N or a .pt "
+                   "path (default last)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the latents; the same seed gives the same "
+                   "faces (default 0)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
+    p.add_argument("--scale", type=int, default=1, choices=range(1, 9), metavar="K",
+                   help="enlarge the image K times (pixels stay sharp)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m facegan", description="Face generation with DCGAN: "
                                      "prepare data, train, sample and evaluate.")
@@ -207,6 +273,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its last checkpoint")
     p.add_argument("--json", action="store_true", help="print one JSON object on the last line")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("sample", help="save a grid of faces from a trained generator")
+    _add_generator_args(p)
+    p.add_argument("--n", type=int, default=64, help="how many faces (default 64)")
+    p.add_argument("--out", required=True, help="PNG file to write")
+    p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("interpolate", help="save latent-space walks: rows of paths (1d) or a grid "
+                       "spanned by four corners (2d)")
+    _add_generator_args(p)
+    p.add_argument("--mode", required=True, choices=("1d", "2d"), help="1d: each row a path between two "
+                   "faces; 2d: a steps x steps grid between four corner faces")
+    p.add_argument("--steps", type=int, default=8, help="faces along each path / grid side, ends included "
+                   "(default 8)")
+    p.add_argument("--rows", type=int, default=4, help="how many paths in 1d mode (default 4)")
+    p.add_argument("--slerp", action="store_true", help="walk along the sphere instead of straight lines")
+    p.add_argument("--out", required=True, help="PNG file to write")
+    p.set_defaults(func=cmd_interpolate)
+
+    p = sub.add_parser("gif", help="(re)make a run's training GIF from its epoch grids")
+    p.add_argument("run", metavar="RUN", help="the run folder")
+    p.add_argument("--out", default=None, help="GIF file to write (default RUN/training.gif)")
+    p.set_defaults(func=cmd_gif)
+
+    p = sub.add_parser("export", help="write a run's generator (EMA weights when kept) as .safetensors")
+    p.add_argument("run", metavar="RUN", help="a run folder or a .pt checkpoint")
+    p.add_argument("--checkpoint", default="last", help="last, best, epoch_N or a .pt path (default last)")
+    p.add_argument("--out", required=True, help=".safetensors file to write")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("config", help="print the resolved configuration as JSON")
     _add_config_args(p)

@@ -65,3 +65,15 @@ def test_ranks_take_disjoint_shards_of_the_same_order():
     assert not set(shards[0]) & set(shards[1]) and len(shards[0]) == len(shards[1]) == 20
     with pytest.raises(ValueError):
         BatchLoader(_numbered(1), 4, world=2)
+
+
+def test_cpu_batches_equal_the_device_formula():
+    """The CPU path (numpy) and the accelerator path (torch's to_float) give the same numbers."""
+    x = np.random.default_rng(0).integers(0, 256, (40, 6, 5, 3), dtype=np.uint8)
+    loader = BatchLoader(x, 8, flip=True, seed=2)
+    order, flips = epoch_order(2, 0, 40)
+    for i, batch in enumerate(loader.epoch(0)):
+        u8 = torch.from_numpy(x[order[i * 8:(i + 1) * 8]])
+        mask = torch.from_numpy(flips[i * 8:(i + 1) * 8])[:, None, None, None]
+        expected = to_float(torch.where(mask, u8.flip(2), u8))
+        assert torch.equal(batch, expected)

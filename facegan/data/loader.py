@@ -58,22 +58,30 @@ class BatchLoader:
         order, flips = order[self.rank::self.world], flips[self.rank::self.world]
         b = self.batch_size
         for i in range(start, len(self)):
-            batch = self._take(order[i * b:(i + 1) * b])
-            if self.flip:  # on the uint8 (N, H, W, 3) batch: a quarter of the bytes of the float one
-                mask = torch.from_numpy(flips[i * b:(i + 1) * b]).to(batch.device, non_blocking=True)
-                batch = torch.where(mask[:, None, None, None], batch.flip(2), batch)
-            batch = to_float(batch)
-            yield batch
+            idx, flip = order[i * b:(i + 1) * b], flips[i * b:(i + 1) * b] if self.flip else None
+            yield self._cpu_batch(idx, flip) if self.device.type == "cpu" else self._device_batch(idx, flip)
 
-    def _take(self, idx: np.ndarray) -> torch.Tensor:
-        if isinstance(self.data, torch.Tensor):  # already on the device
-            return self.data[torch.from_numpy(idx).to(self.device, non_blocking=True)]
-        # numpy's gather is single-threaded and an order of magnitude faster than torch's uint8 indexing
-        # on the CPU; for an accelerator the data does not fit on, the batch goes over pinned memory.
-        batch = torch.from_numpy(self.data[idx])
-        if self.device.type == "cuda":
-            batch = batch.pin_memory()
-        return batch.to(self.device, non_blocking=True)
+    def _cpu_batch(self, idx: np.ndarray, flip: np.ndarray | None) -> torch.Tensor:
+        # numpy, single-threaded: on the CPU its gather, column reversal and cast are several times faster
+        # than torch's uint8 kernels, whose thread start-up dominates at this size.
+        batch = np.take(self.data, idx, axis=0)
+        if flip is not None and flip.any():
+            rows = np.flatnonzero(flip)
+            batch[rows] = np.take(batch[rows], np.arange(batch.shape[2] - 1, -1, -1), axis=2)
+        out = batch.astype(np.float32)
+        out *= np.float32(1 / 127.5)
+        out -= np.float32(1.0)
+        return torch.from_numpy(out).permute(0, 3, 1, 2)
+
+    def _device_batch(self, idx: np.ndarray, flip: np.ndarray | None) -> torch.Tensor:
+        if isinstance(self.data, torch.Tensor):  # the whole set lives on the device
+            batch = self.data[torch.from_numpy(idx).to(self.device, non_blocking=True)]
+        else:  # too big for it: uint8 over pinned memory (a quarter of the float bytes), cast there
+            batch = torch.from_numpy(np.take(self.data, idx, axis=0)).pin_memory().to(self.device, non_blocking=True)
+        if flip is not None:
+            mask = torch.from_numpy(flip).to(self.device, non_blocking=True)
+            batch = torch.where(mask[:, None, None, None], batch.flip(2), batch)
+        return to_float(batch)
 
 
 def _place(images: np.ndarray, device: torch.device) -> np.ndarray | torch.Tensor:

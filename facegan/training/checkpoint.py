@@ -43,16 +43,20 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
         raise CheckpointError(f"refused to load {path}: it holds Python objects other than tensors and "
-                              f"plain data, which could run code when loaded ({str(e).splitlines()[0]}). "
+                              f"plain data, which could run code when loaded ({first_line(e)}). "
                               "Only load checkpoints written by facegan from a source you trust") from None
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as e:
         raise CheckpointError(f"{path} is damaged (truncated or not a PyTorch file): "
-                              f"{str(e).splitlines()[0]}") from None
+                              f"{first_line(e)}") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise CheckpointError(f"{path} is a PyTorch file but not a facegan checkpoint")
     if ckpt.get("version", 0) > VERSION:
         raise CheckpointError(f"{path} was written by a newer facegan (format {ckpt['version']}); upgrade")
     return ckpt
+
+
+def first_line(e: BaseException) -> str:
+    return (str(e).splitlines() or [type(e).__name__])[0]
 
 
 def load_weights(net: torch.nn.Module, state: dict, what: str, path: Path) -> None:

@@ -52,7 +52,8 @@ class Control:
         self._running.set()  # a paused run must wake up to stop
 
     def pause(self) -> None:
-        self._running.clear()
+        if not self._stop.is_set():  # a stop already asked for must not be parked behind a pause
+            self._running.clear()
 
     def resume(self) -> None:
         self._running.set()
@@ -69,9 +70,13 @@ class Control:
         self._running.wait()
 
 
+class _StopWhilePreparing(Exception):
+    pass
+
+
 @dataclass
 class TrainResult:
-    run_dir: Path
+    run_dir: Path | None  # None when stopped while the data was still being prepared
     epochs_done: int
     step: int
     stopped: bool  # by Control.stop() before the last epoch
@@ -110,18 +115,39 @@ def resume_config(run: RunDir, overrides: dict | None = None) -> Config:
     return run.config().with_overrides(overrides)
 
 
+def _check_same_experiment(run: RunDir, cfg: Config) -> None:
+    theirs, ours = run.config().to_dict(), cfg.to_dict()
+    changed = [f"{section}.{key}" for section, fields in ours.items() if isinstance(fields, dict)
+               for key, value in fields.items() if theirs[section][key] != value]
+    bad = sorted(set(changed) - RESUMABLE_KEYS)
+    if bad:
+        raise FaceganError(f"cannot resume {run.path} with a different configuration ({', '.join(bad)} "
+                           "changed); resume it with its own config.json (resume_config) or start a new run")
+
+
 def train(cfg: Config, *, resume: str | Path | None = None, control: Control | None = None,
           on_event: Event | None = None, data: PreparedData | None = None,
           prepare_progress: Callable[[int, int], None] | None = None) -> TrainResult:
     """Train as ``cfg`` says into a new run folder, or continue the run folder ``resume`` (then ``cfg``
     should come from :func:`resume_config`). ``on_event(kind, record)`` hears 'start', 'log', 'epoch',
-    'warning', 'checkpoint' and 'end'; it is called on this thread and must be quick."""
+    'warning', 'checkpoint' and 'end'; it is called on this thread and must be quick. Records of steps
+    and epochs carry the 1-based ``epoch`` they belong to; 'start' and 'end' carry ``epochs_done``."""
     control = control or Control()
     emit = on_event or (lambda kind, record: None)
 
     # -- set up --------------------------------------------------------------------------------------
     device = pick_device(cfg.run.device)
-    data = data or prepare(cfg.data, progress=prepare_progress)
+
+    def preparing(done: int, total: int) -> None:  # a Stop must not wait for a long cache build
+        if control.stopping:
+            raise _StopWhilePreparing
+        if prepare_progress:
+            prepare_progress(done, total)
+    try:
+        data = data or prepare(cfg.data, progress=preparing)
+    except _StopWhilePreparing:
+        emit("end", {"stopped": True, "epochs_done": 0, "step": 0})
+        return TrainResult(None, 0, 0, stopped=True)
     run = RunDir.open(resume) if resume else RunDir.create(cfg, data.summary())
     seed_everything(cfg.run.seed)
     G, D = build_networks(cfg)
@@ -138,13 +164,14 @@ def train(cfg: Config, *, resume: str | Path | None = None, control: Control | N
     health = Health(cfg.optim.loss, real_std=float(data.images[:256].astype(np.float32).std(axis=0).mean()) / 127.5)
 
     if resume:
+        _check_same_experiment(run, cfg)
         pos, z_fixed = _restore(run, G, D, opt_g, opt_d, step, device)
         run.trim_metrics(pos.step)  # records a killed run wrote after its last checkpoint
     z_fixed = z_fixed.to(device)
 
     steps_per_epoch = len(loader)
     total_steps = cfg.run.epochs * steps_per_epoch
-    emit("start", {"run_dir": str(run.path), "epoch": pos.epoch, "step": pos.step, "device": str(device),
+    emit("start", {"run_dir": str(run.path), "epochs_done": pos.epoch, "step": pos.step, "device": str(device),
                    "steps_per_epoch": steps_per_epoch, "total_steps": total_steps, "epochs": cfg.run.epochs,
                    "images": data.kept})
 
@@ -168,15 +195,17 @@ def train(cfg: Config, *, resume: str | Path | None = None, control: Control | N
 
     # -- the loop ------------------------------------------------------------------------------------
     last_ckpt = time.monotonic()
-    last_log_time, last_log_step = time.perf_counter(), pos.step
     stats: dict | None = None
     while pos.epoch < cfg.run.epochs:
-        epoch_start = time.perf_counter()
+        epoch_start = last_log_time = time.perf_counter()
+        last_log_step = pos.step  # images/s measures training steps only, not grids and checkpoints
         for real in loader.epoch(pos.epoch, start=pos.batch):
-            control.wait_while_paused()
+            if control.paused:
+                control.wait_while_paused()
+                last_log_time, last_log_step = time.perf_counter(), pos.step  # nor the pause
             if control.stopping:
                 checkpoint(stats)
-                emit("end", {"stopped": True, "epoch": pos.epoch, "step": pos.step})
+                emit("end", {"stopped": True, "epochs_done": pos.epoch, "step": pos.step})
                 return TrainResult(run.path, pos.epoch, pos.step, stopped=True)
 
             step.set_epoch(pos.epoch + pos.batch / steps_per_epoch)
@@ -217,7 +246,7 @@ def train(cfg: Config, *, resume: str | Path | None = None, control: Control | N
 
     from ..visual.gif import write_training_gif
     _write(write_training_gif, run)
-    emit("end", {"stopped": False, "epoch": pos.epoch, "step": pos.step})
+    emit("end", {"stopped": False, "epochs_done": pos.epoch, "step": pos.step})
     return TrainResult(run.path, pos.epoch, pos.step, stopped=False)
 
 
