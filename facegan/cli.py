@@ -146,6 +146,9 @@ def cmd_train(args) -> int:
                             img_s=f"{rec['images_per_s']:.0f}")
         elif kind == "warning":
             (bar.write if bar is not None else print)(f"warning: {rec['message']}")
+        elif kind == "metrics" and bar is not None:
+            bar.write(f"epoch {rec['epoch']}: FID {rec['fid']:.2f}, KID {rec['kid']:.4f} ({rec['features']}, "
+                      f"n={rec['n']}){'  new best' if rec['best'] else ''}")
         elif kind == "epoch" and bar is not None:
             bar.update(rec["step"] - bar.n)
             bar.write(f"epoch {rec['epoch']} done in {rec['epoch_seconds']:.1f} s: {rec['sample_path']}")
@@ -242,6 +245,160 @@ def _add_generator_args(p: argparse.ArgumentParser) -> None:
                    help="enlarge the image K times (pixels stay sharp)")
 
 
+# -- evaluation: fid, evaluate, stats ----------------------------------------------------------------
+
+def _stage_bars():
+    """One tqdm bar per stage, as a ``progress(stage, done, total)``."""
+    bars = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage not in bars:
+            bars[stage] = _progress_bar(stage)
+        bars[stage](done, total)
+    return progress
+
+
+def _image_range(text: str | None, option: str):
+    """'START:STOP' (either may be empty; negative counts from the end) -> (start, stop), or None."""
+    if text is None:
+        return None
+    start, sep, stop = text.partition(":")
+    try:
+        if not sep:
+            raise ValueError
+        return (int(start) if start.strip() else None, int(stop) if stop.strip() else None)
+    except ValueError:
+        raise FaceganError(f"{option}: got {text!r}; allowed: START:STOP image positions, e.g. :5000 or "
+                           f"5000: (write {option}=-5000: for a negative start)") from None
+
+
+def _metric_lines(metrics: dict) -> list[str]:
+    lines = []
+    for name, result in metrics.items():
+        values = {k: v for k, v in result.items() if k not in ("warning", "n_real", "n_fake")}
+        lines.append(f"{name}: " + ", ".join(f"{k} {v:.6g}" if isinstance(v, float) else f"{k} {v}"
+                                            for k, v in values.items()))
+    return lines
+
+
+def cmd_fid(args) -> int:
+    from .metrics.evaluate import evaluate_sets
+    out = evaluate_sets(args.a, args.b, features=args.features, n=args.n, metrics=args.metrics,
+                        resolution=args.resolution, crop=args.crop, limit=args.limit,
+                        selections=(_image_range(args.slice_a, "--slice-a"),
+                                    _image_range(args.slice_b, "--slice-b")),
+                        seed=args.seed, device=args.device, batch_size=args.batch_size, progress=_stage_bars())
+    if args.json:
+        print(json.dumps(out))
+        return 0
+    if "fid" in out:
+        print(f"FID: {out['fid']:.4f}")
+    for line in _metric_lines({k: v for k, v in out["metrics"].items() if k != "fid"}):
+        print(line)
+    for note in out["warnings"]:
+        print(f"note: {note}", file=sys.stderr)
+    print(f"({out['features']} features, {out['n_a']} vs {out['n_b']} images, {out['seconds']['total']:.1f} s)")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from .metrics.evaluate import data_config, evaluate_run
+    data_cfg = None
+    if args.data:  # the resolution is the generator's; evaluate_run sets it
+        data_cfg = data_config(args.data, crop=args.crop or "auto", limit=args.limit)
+    elif args.crop or args.limit:
+        raise FaceganError("--crop and --limit apply to --data; without it the run's own data is used as it was")
+    out = evaluate_run(args.run, data_cfg, n=args.n, metrics=args.metrics, features=args.features,
+                       checkpoint=args.checkpoint, seed=args.seed, device=args.device,
+                       batch_size=args.batch_size, tsne_max=args.tsne, progress=_stage_bars())
+    if args.json:
+        print(json.dumps(out))
+        return 0
+    for line in _metric_lines(out["metrics"]):
+        print(line)
+    for note in out["warnings"]:
+        print(f"note: {note}", file=sys.stderr)
+    ck = out["checkpoint"]
+    print(f"({out['features']} features, {out['n_real']} real vs {out['n_fake']} generated faces from "
+          f"{ck['name']} (epoch {ck['epoch']}), {out['seconds']['total']:.1f} s)")
+    print(f"wrote {out['files']['json']}")
+    return 0
+
+
+def cmd_stats(args) -> int:
+    from .metrics.evaluate import set_reference
+    from .metrics.reference import save
+    if args.source.lower().endswith(".npz"):
+        raise FaceganError("stats SOURCE takes images (a folder, zip or data source), not a statistics file")
+    ref = set_reference(args.source, features=args.features, n=args.n, resolution=args.resolution,
+                        crop=args.crop, limit=args.limit, selection=_image_range(args.slice, "--slice"),
+                        device=args.device, batch_size=args.batch_size, progress=_stage_bars())
+    _write_out(args.out, save, args.out, ref)
+    if args.json:
+        print(json.dumps({"out": args.out, "features": args.features, "n": ref.count,
+                          "source": ref.meta.get("source"), "reused": ref.reused}))
+        return 0
+    print(f"wrote {args.out}: {args.features} features of {ref.count} images of {ref.meta.get('source')} "
+          f"at {ref.meta.get('resolution')} px (mu, sigma, features)")
+    return 0
+
+
+def _add_eval_args(p: argparse.ArgumentParser, *, n_default: int | None, n_help: str) -> None:
+    p.add_argument("--features", default="inception",  # checked by the metrics code, not importing torch here
+                   help="feature network: inception (the standard FID network, ~0.3 s/image on a CPU) or "
+                   "lite0 (EfficientNet-Lite0, ~20x faster, numbers on its own scale) (default inception)")
+    p.add_argument("--n", type=int, default=n_default, help=n_help)
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
+    p.add_argument("--batch-size", type=int, default=64, help="images per feature-network batch (default 64)")
+    p.add_argument("--json", action="store_true", help="print one JSON object on the last line")
+
+
+def _add_eval_parsers(sub) -> None:
+    from .config import RESOLUTIONS
+    p = sub.add_parser("fid", help="FID (and other metrics) between two image sets, like python -m pytorch_fid")
+    p.add_argument("a", metavar="A", help="a folder or .zip of images, a data source ('synthetic', "
+                   "'celeba:PATH'), or a statistics .npz (from the stats command or pytorch-fid)")
+    p.add_argument("b", metavar="B", help="the same kinds as A")
+    _add_eval_args(p, n_default=None, n_help="use at most N images of each set, a seeded random choice "
+                   "(default all)")
+    p.add_argument("--metrics", default="fid", help="comma-separated: fid, kid, knn, pr (default fid)")
+    p.add_argument("--resolution", type=int, default=64, choices=RESOLUTIONS,
+                   help="prepare images at this size first, as training sees them (default 64)")
+    p.add_argument("--crop", default="auto", help="auto, center, face or none (default auto)")
+    p.add_argument("--limit", type=int, metavar="N", help="read only the first N images of each source")
+    p.add_argument("--slice-a", metavar="START:STOP", help="use only these image positions of A, e.g. :5000")
+    p.add_argument("--slice-b", metavar="START:STOP", help="use only these image positions of B, e.g. 5000:")
+    p.add_argument("--seed", type=int, default=0, help="seed of the KID subsets (default 0)")
+    p.set_defaults(func=cmd_fid)
+
+    p = sub.add_parser("evaluate", help="metrics of a trained generator against real faces, written to RUN/eval/")
+    p.add_argument("run", metavar="RUN", help="a run folder, a .pt checkpoint or an exported .safetensors")
+    p.add_argument("--data", metavar="SOURCE", help="real faces: 'synthetic', a folder or .zip, celeba:PATH "
+                   "(default: the run's own data)")
+    p.add_argument("--crop", default=None, help="with --data: auto, center, face or none (default auto)")
+    p.add_argument("--limit", type=int, metavar="N", help="with --data: read only its first N images")
+    _add_eval_args(p, n_default=5000, n_help="generated faces, and at most as many real ones (default 5000)")
+    p.add_argument("--metrics", default="fid,kid,knn,pr", help="comma-separated: fid, kid, knn, pr "
+                   "(default all four)")
+    p.add_argument("--checkpoint", default="last", help="for a run folder: last, best, epoch_N or a .pt path "
+                   "(default last)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the latents (default 0)")
+    p.add_argument("--tsne", type=int, default=1000, metavar="N", help="samples per side in the t-SNE map; "
+                   "0 skips it (default 1000)")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("stats", help="save the features, mean and covariance of an image set (.npz) for fid")
+    p.add_argument("source", metavar="SOURCE", help="a folder or .zip of images, or a data source")
+    p.add_argument("--out", required=True, help=".npz file to write")
+    _add_eval_args(p, n_default=None, n_help="use at most N images, a seeded random choice (default all)")
+    p.add_argument("--resolution", type=int, default=64, choices=RESOLUTIONS,
+                   help="prepare images at this size first (default 64)")
+    p.add_argument("--crop", default="auto", help="auto, center, face or none (default auto)")
+    p.add_argument("--limit", type=int, metavar="N", help="read only the first N images of the source")
+    p.add_argument("--slice", metavar="START:STOP", help="use only these image positions, e.g. 5000:")
+    p.set_defaults(func=cmd_stats)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m facegan", description="Face generation with DCGAN: "
                                      "prepare data, train, sample and evaluate.")
@@ -302,6 +459,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", default="last", help="last, best, epoch_N or a .pt path (default last)")
     p.add_argument("--out", required=True, help=".safetensors file to write")
     p.set_defaults(func=cmd_export)
+
+    _add_eval_parsers(sub)  # fid, evaluate, stats
 
     p = sub.add_parser("config", help="print the resolved configuration as JSON")
     _add_config_args(p)

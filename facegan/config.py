@@ -161,6 +161,14 @@ class RunConfig:
                                     "an epoch; 0 saves only at epoch ends.", lo=0.0, hi=1e6)
     keep_checkpoints: int = opt(3, "How many epoch checkpoints to keep besides 'last' and 'best'.",
                                 lo=0, hi=1_000_000)
+    metrics_every: int = opt(0, "Every k epochs (and at the last), measure FID and KID against the training "
+                             "data, log them, and keep checkpoints/best.pt by FID; 0 is off.", lo=0,
+                             hi=1_000_000, group="live metrics")
+    metrics_n: int = opt(2048, "Generated and real images the live metrics use (more: steadier numbers, "
+                         "slower).", lo=64, hi=100_000, group="live metrics")
+    metrics_features: str = opt("lite0", "Feature network of the live metrics: 'lite0' (EfficientNet-Lite0, "
+                                "fast on a CPU) or 'inception' (the standard FID network, slow on a CPU).",
+                                choices=("lite0", "inception"), group="live metrics")
 
 
 SECTIONS = {"data": DataConfig, "model": ModelConfig, "tricks": TricksConfig, "optim": OptimConfig,

@@ -21,9 +21,9 @@ from .devices import pick_device
 from .errors import FaceganError
 from .images import to_uint8
 from .models import build_networks
+from .models.sampling import sample
 from .training.checkpoint import CheckpointError, first_line, load_checkpoint, load_weights
 from .training.run_dir import RunDir
-from .training.trainer import sample
 
 EXPORT_FORMAT = "facegan-generator"
 EPOCH_RE = re.compile(r"^(?:epoch_)?(\d+)$")

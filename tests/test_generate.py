@@ -15,7 +15,8 @@ from facegan.images import grid
 from facegan.models import build_networks
 from facegan.presets import from_preset
 from facegan.training.checkpoint import CheckpointError
-from facegan.training.trainer import sample, train
+from facegan.models.sampling import sample
+from facegan.training.trainer import train
 
 from .conftest import run_cli
 

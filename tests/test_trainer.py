@@ -185,3 +185,19 @@ def test_arch_command_json_shapes():
     assert arch["discriminator"]["params"] == 2765568 and arch["generator"]["params"] == 3576704
     text = run_cli("arch", "--preset", "faces-128").stdout
     assert "[3, 128, 128]" in text or "3x128x128" in text.replace(" ", "") or "3, 128, 128" in text
+
+
+def test_live_metrics_are_logged_and_best_follows_fid(tmp_path):
+    cfg = tiny(tmp_path, extra=["epochs=3", "metrics_every=1", "metrics_n=64", "metrics_features=lite0"])
+    control = Control()
+    first = train(cfg, control=control, on_event=_stop_at(13, control))  # stops in epoch 3
+    run = RunDir(first.run_dir)
+    train(resume_config(run), resume=run.path)
+    records = [r for r in run.read_metrics() if r["kind"] == "metrics"]
+    assert [r["epoch"] for r in records] == [1, 2, 3]
+    assert all(r["features"] == "lite0" and r["n"] == 64 and r["fid"] > 0 and "kid" in r for r in records)
+    best = min(records, key=lambda r: r["fid"])
+    ckpt = load_checkpoint(run.checkpoint_path("best"))
+    assert ckpt["epoch"] == best["epoch"]
+    assert [h["fid"] for h in load_checkpoint(run.checkpoint_path("last"))["metric_history"]] == \
+        [r["fid"] for r in records]

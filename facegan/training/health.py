@@ -15,6 +15,7 @@ from ..errors import FaceganError
 D_WINNING_LOSS = 0.02      # BCE loss of D this low means it separates real from fake almost perfectly
 D_WINNING_LOGS = 20        # ... for this many log points in a row
 G_EXPLODING_LOSS = 20.0    # non-saturating G loss: -log(sigmoid(logit)) > 20 means D(G(z)) < 2e-9
+G_EXPLODING_LOGS = 5       # ... for this many log points in a row (early DCGAN training spikes past it once)
 COLLAPSE_RATIO = 0.15      # sample diversity below this share of the data's is a collapse
 COLLAPSE_AFTER_STEPS = 200  # before this, BatchNorm's running statistics (used by eval-mode samples) lag
 
@@ -36,7 +37,7 @@ def all_finite(values: dict) -> bool:
 class Health:
     def __init__(self, loss: str, real_std: float):
         self.loss, self.real_std = loss, real_std
-        self.d_low = 0
+        self.d_low = self.g_high = 0
         self.warned: set[str] = set()
 
     def check_step(self, record: dict) -> list[str]:
@@ -47,7 +48,8 @@ class Health:
                 out += self._once("d-winning", "D is winning: its loss has stayed near 0, so G gets almost no "
                                   "useful gradient. Try label smoothing, noise layers, spectral norm in D, "
                                   "or a lower lr_d.")
-            if record["loss_g"] > G_EXPLODING_LOSS:
+            self.g_high = self.g_high + 1 if record["loss_g"] > G_EXPLODING_LOSS else 0
+            if self.g_high >= G_EXPLODING_LOGS:
                 out += self._once("g-exploding", f"G's loss is exploding ({record['loss_g']:.1f}): D rejects "
                                   "every fake with certainty. Try the stable-64 preset's tricks.")
         return out

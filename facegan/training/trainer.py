@@ -26,6 +26,7 @@ from ..devices import amp_dtype, channels_last, pick_device
 from ..errors import FaceganError
 from ..images import grid, save_png, to_uint8
 from ..models import build_networks
+from ..models.sampling import sample
 from .checkpoint import load_checkpoint, load_weights, rng_state, save_checkpoint, set_rng_state
 from .health import Health, TrainingDiverged, all_finite
 from .run_dir import RunDir
@@ -130,7 +131,7 @@ def train(cfg: Config, *, resume: str | Path | None = None, control: Control | N
           prepare_progress: Callable[[int, int], None] | None = None) -> TrainResult:
     """Train as ``cfg`` says into a new run folder, or continue the run folder ``resume`` (then ``cfg``
     should come from :func:`resume_config`). ``on_event(kind, record)`` hears 'start', 'log', 'epoch',
-    'warning', 'checkpoint' and 'end'; it is called on this thread and must be quick. Records of steps
+    'metrics', 'warning', 'checkpoint' and 'end'; it is called on this thread and must be quick. Records of steps
     and epochs carry the 1-based ``epoch`` they belong to; 'start' and 'end' carry ``epochs_done``."""
     control = control or Control()
     emit = on_event or (lambda kind, record: None)
@@ -161,13 +162,18 @@ def train(cfg: Config, *, resume: str | Path | None = None, control: Control | N
                          seed=cfg.run.seed)
     z_fixed = fixed_latents(cfg)
     pos = Position()
+    history: list[dict] = []  # live-metric records, kept in checkpoints so best.pt survives a resume
     health = Health(cfg.optim.loss, real_std=float(data.images[:256].astype(np.float32).std(axis=0).mean()) / 127.5)
 
     if resume:
         _check_same_experiment(run, cfg)
-        pos, z_fixed = _restore(run, G, D, opt_g, opt_d, step, device)
+        pos, z_fixed, history = _restore(run, G, D, opt_g, opt_d, step, device)
         run.trim_metrics(pos.step)  # records a killed run wrote after its last checkpoint
     z_fixed = z_fixed.to(device)
+    tracker = None
+    if cfg.run.metrics_every:
+        from ..metrics.tracking import TRACKED, Tracker
+        tracker = Tracker(cfg, data, device)
 
     steps_per_epoch = len(loader)
     total_steps = cfg.run.epochs * steps_per_epoch
@@ -175,15 +181,16 @@ def train(cfg: Config, *, resume: str | Path | None = None, control: Control | N
                    "steps_per_epoch": steps_per_epoch, "total_steps": total_steps, "epochs": cfg.run.epochs,
                    "images": data.kept})
 
-    def checkpoint(stats: dict | None, *, epoch_end: bool = False) -> None:
-        """Save ``last`` (and at an epoch end the numbered copy) unless the weights have gone bad."""
+    def checkpoint(stats: dict | None, *, epoch_end: bool = False, best: bool = False) -> None:
+        """Save ``last`` (at an epoch end also the numbered copy, and ``best`` when the tracked metric
+        improved) unless the weights have gone bad."""
         if stats is not None and not all_finite(stats):
             raise TrainingDiverged(_diverged_message(run, pos, _floats(stats)))
         payload = {
             "config": cfg.to_dict(), "epoch": pos.epoch, "batch": pos.batch, "step": pos.step,
             "G": G.state_dict(), "D": D.state_dict(), "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
             "step_state": step.state_dict(), "rng": rng_state(), "fixed_z": z_fixed.cpu(),
-            "metric_history": [],
+            "metric_history": history,
         }
         run.sync_metrics()
         _write(save_checkpoint, run.checkpoint_path("last"), payload)
@@ -191,6 +198,8 @@ def train(cfg: Config, *, resume: str | Path | None = None, control: Control | N
             _write(save_checkpoint, run.checkpoint_path(pos.epoch), payload)
             for _, old in run.epoch_checkpoints()[: -cfg.run.keep_checkpoints]:
                 old.unlink(missing_ok=True)
+        if best:
+            _write(save_checkpoint, run.checkpoint_path("best"), payload)
         emit("checkpoint", {"epoch": pos.epoch, "step": pos.step})
 
     # -- the loop ------------------------------------------------------------------------------------
@@ -240,7 +249,15 @@ def train(cfg: Config, *, resume: str | Path | None = None, control: Control | N
         _write(run.log, record)
         for warning in health.check_samples(fake, pos.step):
             _warn(run, emit, pos.epoch, pos.step, warning)
-        checkpoint(stats, epoch_end=True)
+        improved = False
+        if tracker and (pos.epoch % cfg.run.metrics_every == 0 or pos.epoch == cfg.run.epochs):
+            measured = {"epoch": pos.epoch, "step": pos.step, "time": time.time(), "kind": "metrics",
+                        **tracker.measure(step.g_eval)}
+            improved = all(measured[TRACKED] < h[TRACKED] for h in history)
+            history.append(measured)
+            _write(run.log, measured)
+            emit("metrics", {**measured, "best": improved})
+        checkpoint(stats, epoch_end=True, best=improved)
         last_ckpt = time.monotonic()
         emit("epoch", {**record, "sample_path": str(run.sample_path(pos.epoch))})
 
@@ -250,19 +267,7 @@ def train(cfg: Config, *, resume: str | Path | None = None, control: Control | N
     return TrainResult(run.path, pos.epoch, pos.step, stopped=False)
 
 
-@torch.no_grad()
-def sample(G: torch.nn.Module, z: torch.Tensor, batch: int = 256) -> torch.Tensor:
-    """G's images for latents ``z`` in eval mode (BatchNorm running statistics, no noise layers), as
-    float32 on the CPU. G's own mode is restored afterwards."""
-    was_training = G.training
-    G.eval()
-    try:
-        return torch.cat([G(z[i:i + batch]).float().cpu() for i in range(0, len(z), batch)])
-    finally:
-        G.train(was_training)
-
-
-def _restore(run: RunDir, G, D, opt_g, opt_d, step: GANStep, device) -> tuple[Position, torch.Tensor]:
+def _restore(run: RunDir, G, D, opt_g, opt_d, step: GANStep, device) -> tuple[Position, torch.Tensor, list]:
     path = run.checkpoint_path("last")
     if not path.is_file():
         raise FaceganError(f"{run.path} has no checkpoint to resume from (checkpoints/last.pt); it stopped "
@@ -277,7 +282,8 @@ def _restore(run: RunDir, G, D, opt_g, opt_d, step: GANStep, device) -> tuple[Po
     except (KeyError, ValueError, RuntimeError) as e:
         raise FaceganError(f"{path}: the optimiser or step state does not fit this run ({e})") from None
     set_rng_state(ckpt["rng"])
-    return Position(int(ckpt["epoch"]), int(ckpt["batch"]), int(ckpt["step"])), ckpt["fixed_z"]
+    position = Position(int(ckpt["epoch"]), int(ckpt["batch"]), int(ckpt["step"]))
+    return position, ckpt["fixed_z"], list(ckpt.get("metric_history", []))
 
 
 def _floats(stats: dict[str, torch.Tensor]) -> dict[str, float]:
