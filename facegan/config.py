@@ -317,7 +317,7 @@ def _split_pair(pair: str) -> tuple[str, str]:
     return key, value
 
 
-def _unwrap_optional(tp):
+def unwrap_optional(tp):
     """``Optional[X]`` -> ``(X, True)``; anything else -> ``(tp, False)``."""
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
@@ -333,7 +333,7 @@ _FALSE = {"false", "0", "no", "off", "n"}
 
 def coerce(name: str, value: Any, tp) -> Any:
     """Convert ``value`` (from JSON or a command line string) to the field's type, or raise."""
-    inner, optional = _unwrap_optional(tp)
+    inner, optional = unwrap_optional(tp)
     if optional and (value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "null"))):
         return None
     if typing.get_origin(inner) is tuple:
@@ -388,7 +388,7 @@ def coerce(name: str, value: Any, tp) -> Any:
 
 
 def describe_allowed(meta: dict, tp) -> str:
-    inner, optional = _unwrap_optional(tp)
+    inner, optional = unwrap_optional(tp)
     if meta.get("choices"):
         text = "one of " + ", ".join(repr(c) for c in meta["choices"])
     else:
@@ -411,7 +411,7 @@ def describe_allowed(meta: dict, tp) -> str:
 
 def check_value(name: str, value: Any, meta: dict, tp) -> None:
     """Raise ConfigError unless ``value`` has the field's type and lies within its limits."""
-    inner, optional = _unwrap_optional(tp)
+    inner, optional = unwrap_optional(tp)
     if value is None:
         if optional:
             return

@@ -12,6 +12,11 @@ import os
 import tempfile
 from pathlib import Path
 
+# mkstemp creates files readable by their owner only; written files should get the usual permissions.
+# The umask can only be read by setting it, so it is read once, at import (before any threads exist).
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
 
 def fsync_dir(folder: str | os.PathLike) -> None:
     try:
@@ -29,6 +34,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

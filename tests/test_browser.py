@@ -1,4 +1,9 @@
-"""The dashboard in a real Chromium: served by `streamlit run`, driven by Playwright."""
+"""The dashboard in a real Chromium: served by `streamlit run`, driven by Playwright.
+
+Every page is opened (no exception box may show), a tiny training run is started from the Train page
+and watched until its loss curves and epoch grid appear, and every page is photographed into
+artifacts/screenshots/ (git-ignored) for a person to look at.
+"""
 
 import os
 import shutil
@@ -14,6 +19,7 @@ from .conftest import ROOT
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = ROOT / "artifacts" / "screenshots"
+PAGES = ["data", "train", "explore", "evaluate", "runs"]
 
 pytestmark = pytest.mark.browser
 
@@ -25,15 +31,20 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server():
+def server(tmp_path_factory):
     if not os.path.exists(CHROMIUM):
         if os.environ.get("CI"):
             pytest.fail("CI needs Debian's chromium for the browser test (apt-get install chromium)")
         pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    tmp = tmp_path_factory.mktemp("browser")
+    env = {**os.environ, "FACEGAN_RUNS_ROOT": str(tmp / "runs"), "FACEGAN_CACHE_DIR": str(tmp / "cache"),
+           "OMP_NUM_THREADS": "1"}
     port = _free_port()
+    log = open(tmp / "streamlit.log", "w+b")
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                             "--server.port", str(port), "--server.address", "127.0.0.1"],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                             "--server.port", str(port), "--server.address", "127.0.0.1",
+                             "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 90
     while time.time() < deadline:
@@ -41,16 +52,20 @@ def server():
             if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
                 break
         except OSError:
+            if proc.poll() is not None:
+                break
             time.sleep(0.3)
     else:
         proc.kill()
-        pytest.fail("streamlit did not become healthy: " + proc.stdout.read().decode(errors="replace"))
-    yield url
+        log.seek(0)
+        pytest.fail("streamlit did not become healthy: " + log.read().decode(errors="replace"))
+    yield url, tmp / "runs"
     proc.terminate()
     try:
         proc.wait(10)
     except subprocess.TimeoutExpired:
         proc.kill()
+    log.close()
 
 
 @pytest.fixture(scope="module")
@@ -65,10 +80,100 @@ def page(server):
         browser.close()
 
 
-def test_home_page_in_chromium(server, page):
-    page.goto(server, wait_until="networkidle")
-    page.get_by_role("heading", name="facegan").first.wait_for(timeout=60_000)
-    page.locator("[data-testid='stImage'] img").first.wait_for(timeout=60_000)
-    assert page.locator("[data-testid='stException']").count() == 0
+def open_page(page, url: str, name: str, title: str) -> None:
+    page.goto(f"{url}/{'' if name == 'home' else name}", wait_until="domcontentloaded")
+    page.get_by_role("heading", name=title, exact=True).first.wait_for(timeout=60_000)
+    settle(page)
+    assert page.locator("[data-testid='stException']").count() == 0, f"an exception on {name}"
+
+
+def settle(page, ms: int = 800) -> None:
+    """Wait until the script run the last action caused has finished."""
+    page.wait_for_timeout(300)
+    page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget] [data-testid=stSpinner]')"
+                           " && !document.querySelector('[data-testid=stSkeleton]')", timeout=60_000)
+    page.wait_for_timeout(ms)
+
+
+def shot(page, name: str) -> None:
+    """A screenshot of the whole page (Streamlit scrolls inside its main area, so the window is made as
+    tall as the content first)."""
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / "home.png"), full_page=True)
+    height = page.evaluate("() => { const m = document.querySelector('[data-testid=stMain]');"
+                           " return m ? m.scrollHeight : document.body.scrollHeight }")
+    page.set_viewport_size({"width": 1400, "height": max(1000, min(int(height) + 40, 6000))})
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    page.set_viewport_size({"width": 1400, "height": 1000})
+
+
+def fill_number(page, key: str, value) -> None:
+    box = page.locator(f".st-key-{key.replace('.', '-')} input")
+    box.fill(str(value))
+    box.press("Enter")
+    settle(page, 200)
+
+
+def test_every_page_opens_out_of_the_box(server, page):
+    url, _ = server
+    open_page(page, url, "home", "facegan")
+    page.locator("[data-testid='stImage'] img").first.wait_for(timeout=60_000)
+    shot(page, "home")
+    for name in PAGES:
+        open_page(page, url, name, name.capitalize())
+        shot(page, name if name in ("data", "train") else f"{name}-empty")
+
+
+def test_a_tiny_run_started_from_the_train_page_shows_curves_and_grids(server, page):
+    url, runs_root = server
+    open_page(page, url, "train", "Train")
+    page.locator(".st-key-cfg-data-resolution").click()
+    page.get_by_role("option", name="32 px").click()
+    settle(page, 200)
+    fill_number(page, "cfg.data.synthetic_count", 64)
+    page.get_by_role("tab", name="Networks").click()
+    fill_number(page, "cfg.model.g_width", 8)
+    fill_number(page, "cfg.model.d_width", 8)
+    page.get_by_role("tab", name="Optimiser").click()
+    fill_number(page, "cfg.optim.batch_size", 16)
+    page.get_by_role("tab", name="Run").click()
+    fill_number(page, "cfg.run.epochs", 3)
+    fill_number(page, "cfg.run.log_every", 1)
+    page.locator(".st-key-train_run_name input").fill("browser-run")
+    page.locator(".st-key-train_run_name input").press("Enter")
+    settle(page, 200)
+    page.get_by_role("button", name="Start training").click()
+
+    page.locator("[data-testid='stPlotlyChart']").first.wait_for(timeout=120_000)
+    page.get_by_text("Faces after epoch 3").wait_for(timeout=120_000)
+    page.get_by_text("Done. The faces are ready").wait_for(timeout=60_000)
+    assert page.locator("[data-testid='stException']").count() == 0
+    assert (runs_root / "browser-run" / "samples" / "epoch_0003.png").is_file()
+    # The job lives in the server process, not in the browser session: a reload (a new session) sees it.
+    page.reload(wait_until="domcontentloaded")
+    page.get_by_text("Done. The faces are ready").wait_for(timeout=60_000)
+    page.get_by_text("Faces after epoch 3").wait_for(timeout=60_000)
+    settle(page)
+    page.locator("[data-testid='stMain']").evaluate("m => m.scrollTo(0, 0)")
+    shot(page, "train-finished")
+
+    # A quick measurement (the fewest faces) on the Evaluate page.
+    open_page(page, url, "evaluate", "Evaluate")
+    page.locator(".st-key-eval_n input").first.press("Home")
+    settle(page, 200)
+    page.get_by_role("button", name="Measure").click()
+    page.get_by_text("is better").first.wait_for(timeout=120_000)
+    page.locator("[data-testid='stPlotlyChart']").first.wait_for(timeout=60_000)
+    assert page.locator("[data-testid='stException']").count() == 0
+    settle(page)
+    shot(page, "evaluate-with-run")
+
+    # The finished run on the other pages that show runs.
+    for name, title in (("explore", "Explore"), ("runs", "Runs"), ("home", "facegan")):
+        open_page(page, url, name, title)
+        if name == "explore":
+            page.locator("[data-testid='stImage'] img").first.wait_for(timeout=60_000)
+        if name == "runs":
+            page.locator("[data-testid='stPlotlyChart']").first.wait_for(timeout=60_000)
+        settle(page)
+        shot(page, f"{name}-with-run" if name != "home" else "home-after-training")

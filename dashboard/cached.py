@@ -1,0 +1,151 @@
+"""Streamlit caches around facegan's readers: every page re-runs on each click (and the Train page every
+second or two while training), so files are read again only when they have changed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from facegan.config import Config
+from facegan.runs import RunInfo, list_runs
+from facegan.training.run_dir import RunDir
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    try:
+        st_ = path.stat()
+        return st_.st_mtime_ns, st_.st_size
+    except OSError:
+        return 0, 0
+
+
+def _ckpt_stamp(run_path: str | Path, which: str) -> tuple[int, int]:
+    """The time stamp of checkpoint ``which`` ('last', 'best', 'epoch_0003': a stem in the run's
+    checkpoints folder), so a cache entry dies when the file is rewritten."""
+    return _stamp(RunDir(run_path).checkpoints_dir / f"{which}.pt")
+
+
+def metrics(run_path: str | Path) -> list[dict]:
+    """Every record of a run's metrics.jsonl (re-read only when the file changed)."""
+    p = Path(run_path)
+    return _metrics(str(p), _stamp(p / "metrics.jsonl"))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _metrics(path: str, stamp) -> list[dict]:
+    return RunDir(path).read_metrics()
+
+
+def runs(root: str | Path) -> list[RunInfo]:
+    """:func:`facegan.runs.list_runs` of ``root``, re-read when a run folder, its log or its
+    checkpoints change."""
+    root = Path(root)
+    sig = []
+    if root.is_dir():
+        for p in sorted(root.iterdir()):
+            if (p / "config.json").is_file():
+                sig.append((p.name, _stamp(p / "config.json"), _stamp(p / "metrics.jsonl"),
+                            _stamp(p / "checkpoints"), _stamp(p / "samples"), _stamp(p / "training.gif")))
+    return _runs(str(root), tuple(sig))
+
+
+@st.cache_data(max_entries=8, show_spinner=False, ttl=3600)
+def _runs(root: str, sig) -> list[RunInfo]:
+    return list_runs(root)
+
+
+def generator(run_path: str | Path, which: str):
+    """(G, cfg, info) of a run's checkpoint, on the CPU; kept while the checkpoint file is unchanged."""
+    return _generator(str(run_path), which, _ckpt_stamp(run_path, which))
+
+
+@st.cache_resource(max_entries=3, show_spinner="Loading the generator…")
+def _generator(run_path: str, which: str, stamp):
+    from facegan.generate import load_generator
+    return load_generator(run_path, which, device="cpu")
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def faces(run_path: str, which: str, stamp, n: int, seed: int) -> np.ndarray:
+    """``n`` faces of seed ``seed`` as uint8 (n, R, R, 3)."""
+    from facegan.generate import generate, latents
+    G, cfg, _ = _generator(run_path, which, stamp)
+    return generate(G, latents(n, cfg.model.latent_dim, seed))
+
+
+def faces_for(run_path: str | Path, which: str, n: int, seed: int) -> np.ndarray:
+    return faces(str(run_path), which, _ckpt_stamp(run_path, which), n, seed)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def walk(run_path: str, which: str, stamp, mode: str, steps: int, rows: int, seed: int,
+         spherical: bool) -> np.ndarray:
+    from facegan.generate import generate
+    from facegan.visual.interpolate import interpolation_latents
+    G, cfg, _ = _generator(run_path, which, stamp)
+    z = interpolation_latents(mode, steps, rows, cfg.model.latent_dim, seed, spherical)
+    return generate(G, z)
+
+
+def walk_for(run_path: str | Path, which: str, mode: str, steps: int, rows: int, seed: int,
+             spherical: bool) -> np.ndarray:
+    return walk(str(run_path), which, _ckpt_stamp(run_path, which), mode, steps, rows, seed, spherical)
+
+
+def training_gif(run_path: str | Path) -> bytes | None:
+    """The run's training.gif, or one made from its epoch grids when it has none yet."""
+    run = RunDir(run_path)
+    if run.gif_path.is_file():
+        return run.gif_path.read_bytes()
+    samples = run.samples()
+    if not samples:
+        return None
+    return _gif(tuple((e, str(p), _stamp(p)) for e, p in samples))
+
+
+@st.cache_data(max_entries=4, show_spinner="Making the training GIF…")
+def _gif(frames) -> bytes:
+    from facegan.visual.gif import gif_bytes
+    return gif_bytes([(e, Path(p)) for e, p, _ in frames])
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def architecture(model_and_resolution: str) -> dict:
+    """:func:`facegan.models.summary.architecture` of a config's networks (cached on the settings that
+    shape them)."""
+    from facegan.models.summary import architecture as arch
+    return arch(Config.from_json(model_and_resolution))
+
+
+def architecture_of(cfg: Config) -> dict:
+    # Only the data resolution and the model section shape the networks.
+    d = {"preset": cfg.preset, "data": {"resolution": cfg.data.resolution}, "model": cfg.to_dict()["model"]}
+    return architecture(json.dumps(d, sort_keys=True))
+
+
+@st.cache_resource(max_entries=2, show_spinner="Opening the prepared faces…")
+def _prepared(data_json: str):
+    from facegan.config import Config
+    from facegan.data.cache import prepare
+    return prepare(Config.from_dict({"data": json.loads(data_json)}).data)
+
+
+def real_images(run_path: str | Path, indices, data_key: str | None = None) -> np.ndarray | None:
+    """Images ``indices`` of the run's own prepared data set (as an evaluation indexes them), or None
+    when that data set is not the one ``data_key`` names (it changed since)."""
+    cfg = RunDir.open(run_path).config()
+    data = _prepared(json.dumps(cfg.to_dict()["data"], sort_keys=True))
+    if data_key is not None and data.key != data_key:
+        return None
+    return np.asarray(data.images[np.asarray(indices, dtype=np.int64)])
+
+
+def generated_images(run_path: str | Path, which: str, n: int, seed: int, indices) -> np.ndarray:
+    """The generated faces ``indices`` of an evaluation that drew ``n`` latents from ``seed``."""
+    from facegan.generate import generate, latents
+    G, cfg, _ = generator(run_path, which)
+    z = latents(int(n), cfg.model.latent_dim, int(seed))[np.asarray(indices, dtype=np.int64)]
+    return generate(G, z)

@@ -1,0 +1,144 @@
+"""Data: which faces to learn from, how they are cropped and sized, and a check of what was kept."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from dashboard import settings
+from dashboard import widgets as w
+from dashboard.forms import SOURCE_KINDS, collect, field_specs, parse_source, source_string
+from facegan.data.cache import prepare
+from facegan.data.decode import REASONS
+from facegan.data.synthetic import render_face
+from facegan.data.uploads import save_upload
+from facegan.errors import FaceganError
+from facegan.images import grid
+
+SPECS = {s.name: s for s in field_specs("data")}
+PREVIEW = 48
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def quick_synthetic(n: int, resolution: int, seed: int) -> np.ndarray:
+    return grid(np.stack([render_face(i, resolution, seed) for i in range(n)]), ncols=12)
+
+
+w.page_header("Data", "Choose the faces the network learns from. Your choice carries over to the Train page.",
+              "pages/data.py")
+store = w.values()
+
+kind0, path0 = parse_source(store.get("data.source", "synthetic"), settings.uploads_root())
+if "ui.data_kind" not in store:
+    store["ui.data_kind"] = kind0
+    store[f"ui.data_path.{kind0}"] = path0
+
+left, right = st.columns([2, 3], gap="large")
+
+with left:
+    kinds = list(SOURCE_KINDS)
+    kind = st.radio("Where do the faces come from?", kinds, key="data_kind", format_func=SOURCE_KINDS.get,
+                    **w.bind("data_kind", "ui.data_kind", "synthetic", kinds))
+    path = store.get(f"ui.data_path.{kind}", "")
+
+    if kind == "synthetic":
+        st.caption("Cartoon-like faces that facegan draws itself: no download, ready at once.")
+        c1, c2 = st.columns(2)
+        with c1:
+            w.field_widget(SPECS["synthetic_count"], prefix="data_page")
+        with c2:
+            w.field_widget(SPECS["synthetic_seed"], prefix="data_page")
+    elif kind == "upload":
+        st.caption("A .zip of face photos (jpg, png, webp or bmp). It is checked, then kept in facegan's "
+                   "data cache folder; nothing is unpacked.")
+        up = st.file_uploader("Zip of face photos", type=["zip"], key="data_upload")
+        if up is not None and store.get("ui.upload_id") != up.file_id:
+            try:
+                saved, report = save_upload(up.name, up, settings.uploads_root())
+            except FaceganError as e:
+                st.error(str(e), icon=":material/error:")
+            else:
+                store["ui.upload_id"] = up.file_id
+                store["ui.upload_report"] = f"{report.images:,} image files in {report.members:,} files"
+                path = str(saved)
+        if path:
+            st.success(f"Using **{path.rsplit('/', 1)[-1]}** — {store.get('ui.upload_report', 'uploaded zip')}",
+                       icon=":material/check_circle:")
+    else:
+        hints = {"folder": ("Folder or .zip path", "/home/me/faces  or  /home/me/faces.zip",
+                            "Every image below this folder is used (or every image inside the zip)."),
+                 "celeba": ("Path to CelebA's img_align_celeba (folder or zip)", "/data/img_align_celeba.zip",
+                            "CelebA is for non-commercial research only; facegan reads it where it is and "
+                            "never copies it. Crop 'auto' cuts a square around the face."),
+                 "ffhq": ("Path to FFHQ's images (folder or zip)", "/data/ffhq",
+                          "FFHQ's aligned faces; crop 'auto' keeps the centred square.")}
+        label, placeholder, caption = hints[kind]
+        st.caption(caption)
+        path = st.text_input(label, key="data_path", placeholder=placeholder,
+                             **w.bind("data_path", f"ui.data_path.{kind}", "")).strip()
+        if path and not w.path_exists(path):
+            st.error(f"Nothing found at {path}", icon=":material/error:")
+    store[f"ui.data_path.{kind}"] = path
+    store["data.source"] = source_string(kind, path)
+
+    c1, c2 = st.columns(2)
+    with c1:
+        w.field_widget(SPECS["resolution"], prefix="data_page")
+    with c2:
+        crop = w.field_widget(SPECS["crop"], prefix="data_page")
+    if crop == "face" or (crop == "auto" and kind == "celeba"):
+        w.field_widget(SPECS["face_fraction"], prefix="data_page")
+    with st.expander("More options"):
+        w.field_widget(SPECS["limit"], prefix="data_page")
+        w.field_widget(SPECS["min_size"], prefix="data_page")
+        w.field_widget(SPECS["flip"], prefix="data_page")
+
+    cfg, errors = collect({k: v for k, v in store.items() if k.startswith("data.")})
+    for msg in errors.values():
+        st.error(msg, icon=":material/error:")
+    ready = cfg is not None and bool(store["data.source"])
+    go = st.button("Prepare and check", type="primary", icon=":material/fact_check:", disabled=not ready,
+                   help="Reads every image once, crops and resizes it, and keeps the result for training "
+                        "(the next time this is instant).")
+    st.page_link("pages/train.py", label="Next: train on these faces", icon=":material/arrow_forward:")
+
+with right:
+    data_key = json.dumps(cfg.to_dict()["data"], sort_keys=True) if cfg else None
+    if go and cfg is not None:
+        try:
+            data = w.run_with_progress(lambda progress: prepare(cfg.data, progress=progress),
+                                       "Preparing the faces")
+        except FaceganError as e:
+            st.error(str(e), icon=":material/error:")
+        else:
+            st.session_state["data_preview"] = {"key": data_key, "summary": data.summary(),
+                                                "grid": grid(np.array(data.images[:PREVIEW]), ncols=12)}
+    shown = st.session_state.get("data_preview")
+    if shown and shown["key"] == data_key:
+        s = shown["summary"]
+        st.subheader("What will be used", anchor=False)
+        m1, m2, m3 = st.columns(3)
+        m1.metric("Faces kept", f"{s['kept']:,}")
+        m2.metric("Files skipped", f"{s['skipped_total']:,}")
+        m3.metric("Size", f"{s['resolution']} px", help=f"crop: {s['crop']}")
+        st.image(shown["grid"], caption=f"The first {min(PREVIEW, s['kept'])} prepared faces", width="stretch")
+        if s["skipped_total"]:
+            st.markdown("**Why files were skipped**")
+            rows = [{"reason": REASONS.get(r, r), "files": n, "examples": ", ".join(s["examples"].get(r, []))}
+                    for r, n in sorted(s["skipped"].items(), key=lambda kv: -kv[1])]
+            st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+        else:
+            st.caption("No file was skipped.")
+        st.caption(("Reused the prepared copy" if s["reused"] else f"Prepared in {s['seconds']:.1f} s")
+                   + f" · {s['source']} · kept in `{s['cache']}`")
+    elif kind == "synthetic" and cfg is not None:
+        st.subheader("A first look", anchor=False)
+        st.image(quick_synthetic(PREVIEW, cfg.data.resolution, cfg.data.synthetic_seed), width="stretch",
+                 caption=f"The first {PREVIEW} of {cfg.data.synthetic_count:,} built-in faces at "
+                         f"{cfg.data.resolution} px")
+        st.caption("Press **Prepare and check** to draw them all now, or just start training: it prepares "
+                   "them itself.")
+    else:
+        st.info("Choose the faces on the left, then press **Prepare and check** to see them here with a count "
+                "of what was kept and skipped.", icon=":material/info:")

@@ -1,0 +1,167 @@
+"""Train: every setting as a form, the networks it builds, and the one background training job, watched
+live (it keeps running while you switch pages, reload, or watch from another tab)."""
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import cached, settings
+from dashboard import widgets as w
+from dashboard.forms import SECTION_TITLES, collect
+from facegan import job
+from facegan.errors import FaceganError
+from facegan.presets import PRESETS
+from facegan.runs import check_run_name, run_path
+from facegan.training.run_dir import RunDir
+
+REFRESH_S = 1.5
+
+w.page_header("Train", "Pick a preset, adjust anything you like, press Start. Training runs in the "
+                       "background: switch pages or close the tab, it carries on.", "pages/train.py")
+
+
+# -- the job, live ------------------------------------------------------------------------------------
+
+def live_panel() -> None:
+    s = job.status()
+    seen = (s.job_id, s.live)
+    if st.session_state.get("train_seen", seen) != seen:  # started, or ended: the whole page changes
+        st.session_state["train_seen"] = seen
+        st.rerun()
+    st.session_state["train_seen"] = seen
+    if s.state == "idle":
+        return
+    with st.container(border=True):
+        top = st.columns([3, 2])
+        with top[0]:
+            st.subheader("Training" if s.live else "Last training", anchor=False)
+            name = s.run_dir.rstrip("/").rsplit("/", 1)[-1] if s.run_dir else None
+            st.caption(" · ".join(b for b in [f"run `{name}`" if name else f"new '{s.preset}' run",
+                                               f"{s.images:,} faces" if s.images else None, s.device] if b))
+        with top[1]:
+            w.state_badge(s)
+        w.job_progress(s)
+        w.job_controls(s, key="train")
+        w.job_messages(s)
+        if s.state == "finished" and s.run_dir:
+            st.success("Done. The faces are ready to explore and share.", icon=":material/celebration:")
+            if st.button("See the faces", icon=":material/face:", key="train_to_explore"):
+                w.remember("explore_run", s.run_dir.rstrip("/").rsplit("/", 1)[-1])
+                st.switch_page("pages/explore.py")
+        if s.run_dir:
+            c1, c2 = st.columns([3, 2], gap="large")
+            with c1:
+                w.training_charts(s.run_dir, key="train")
+            with c2:
+                w.epoch_grid(s.run_dir, key="train_grid_epoch", width=440, live=s.live)
+
+
+status = job.status()
+st.fragment(run_every=REFRESH_S if status.live else 5.0)(live_panel)()
+busy = status.live
+
+
+# -- a new run -----------------------------------------------------------------------------------------
+
+store = w.values()
+st.subheader("New run", anchor=False)
+c1, c2 = st.columns([1, 2])
+with c1:
+    names = list(PRESETS)
+    w.bind("train_preset", "preset", names[0], names)
+    preset = st.selectbox("Preset", names, key="train_preset",
+                          on_change=lambda: w.apply_preset(st.session_state["train_preset"]),
+                          help="A starting point for every setting. Changing it resets all settings except "
+                               "the data source.")
+    store["preset"] = preset
+with c2:
+    st.caption(PRESETS[preset].summary)
+    src = store.get("data.source") or "?"
+    st.caption(f"Faces: **{'built-in' if src == 'synthetic' else src}** at {store.get('data.resolution')} px "
+               "(change them on the Data page or in the Data tab below).")
+
+cfg, errors = collect({k: v for k, v in store.items() if not k.startswith("ui.")})
+w.config_form(errors)
+cfg, errors = collect({k: v for k, v in store.items() if not k.startswith("ui.")})  # as now shown
+
+for key, msg in errors.items():  # also listed here: the field may be on a tab not open now
+    tab = SECTION_TITLES.get(key.partition(".")[0])
+    st.error(msg + (f"  (on the {tab} tab)" if tab else ""), icon=":material/error:")
+
+with st.expander("Networks: layers, shapes and parameters", icon=":material/account_tree:"):
+    if cfg is None:
+        st.caption("Fix the settings above to see the networks.")
+    else:
+        try:
+            arch = cached.architecture_of(cfg)
+        except FaceganError as e:
+            st.error(str(e))
+        else:
+            cols = st.columns(2)
+            for col, net in zip(cols, ("generator", "discriminator")):
+                a = arch[net]
+                with col:
+                    st.markdown(f"**{net.capitalize()}** · input {' × '.join(map(str, a['input_shape']))} · "
+                                f"{a['params']:,} parameters")
+                    df = pd.DataFrame([{"layer": layer["name"], "type": layer["type"],
+                                        "output shape": " × ".join(map(str, layer["output_shape"] or [])),
+                                        "parameters": layer["params"]} for layer in a["layers"]])
+                    st.dataframe(df, hide_index=True, width="stretch", key=f"arch_{net}")
+
+with st.columns([2, 3])[0]:
+    run_name = st.text_input("Run name (optional)", key="train_run_name",
+                             placeholder="automatic: date-time-preset",
+                             help="The folder the run is saved in, inside the runs folder.").strip()
+name_error = None
+if run_name and cfg is not None:
+    try:
+        target = run_path(cfg.run.runs_root, check_run_name(run_name))
+        if target.exists():
+            name_error = f"A run named {run_name!r} already exists; choose another name."
+    except FaceganError as e:
+        name_error = str(e)
+    if name_error:
+        st.error(name_error, icon=":material/error:")
+
+
+def start_training() -> None:
+    """on_click of Start: start the job with the settings as shown, then clear the run name."""
+    cfg, _ = collect({k: v for k, v in w.values().items() if not k.startswith("ui.")})
+    if cfg is None:
+        return
+    name = st.session_state.get("train_run_name", "").strip()
+    try:
+        if name:
+            cfg = cfg.with_overrides({"run.run_dir": str(run_path(cfg.run.runs_root, name))})
+        job.start(cfg)
+    except FaceganError as e:
+        st.session_state["train_msg"] = str(e)
+    else:
+        st.session_state["train_run_name"] = ""
+
+
+st.button("Start training", type="primary", icon=":material/play_arrow:", key="train_start",
+          disabled=busy or cfg is None or bool(name_error), on_click=start_training,
+          help="Another run is training; stop it first." if busy else None)
+if msg := st.session_state.pop("train_msg", None):
+    st.error(msg, icon=":material/error:")
+
+# -- continue a previous run -----------------------------------------------------------------------------
+
+with st.expander("Continue a previous run", icon=":material/replay:"):
+    runs = [r for r in cached.runs(settings.runs_root()) if "last" in r.checkpoints]
+    if not runs:
+        st.caption("No run with a checkpoint yet.")
+    else:
+        r = w.run_picker("Run", "train_resume_run", runs,
+                         help="A run continues exactly where its last checkpoint left it, with its own settings.")
+        default = r.epochs if r.epochs_done < (r.epochs or 0) else r.epochs_done + 5
+        epochs = st.number_input("Train until epoch", min_value=max(1, r.epochs_done), max_value=1_000_000,
+                                 value=max(default, r.epochs_done + 1), step=1, key=f"train_resume_epochs.{r.name}")
+        if st.button("Resume", icon=":material/play_arrow:", disabled=busy, key="train_continue"):
+            try:
+                base = RunDir.open(r.path).config()
+                job.start(base.with_overrides({"run.epochs": int(epochs)}), resume=r.path)
+            except FaceganError as e:
+                st.error(str(e), icon=":material/error:")
+            else:
+                st.rerun()

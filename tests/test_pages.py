@@ -1,0 +1,379 @@
+"""Every dashboard page in Streamlit's AppTest: widgets present, validation messages where the bad value
+is, training started, watched, paused, stopped and resumed through the Train page, a finished run
+explored, runs renamed and deleted, and a quick evaluation.
+
+Training runs are tiny (32 px, 64 built-in faces, batch 16, widths 8: 4 steps an epoch). AppTest does
+not fire ``st.fragment(run_every=...)`` by itself, so the tests call ``run()`` again to see progress.
+"""
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from facegan import job
+from facegan.presets import from_preset
+from facegan.training.run_dir import RunDir
+from facegan.training.trainer import train
+
+from .conftest import ROOT
+
+DEADLINE = 90.0
+TIMEOUT = 60  # seconds a single AppTest run may take (first imports are slow on a busy machine)
+TINY = ["resolution=32", "synthetic_count=64", "batch_size=16", "g_width=8", "d_width=8", "log_every=1"]
+
+
+def wait_for(predicate, what: str, timeout: float = DEADLINE):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if value := predicate():
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}; status: {job.status()}")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    """One finished tiny run (2 epochs), trained once for the whole module."""
+    path = tmp_path_factory.mktemp("trained") / "tiny"
+    train(from_preset("dcgan-paper", [*TINY, "epochs=2", f"run_dir={path}"]))
+    return path
+
+
+@pytest.fixture
+def runs_root(tmp_path, monkeypatch) -> Path:
+    root = tmp_path / "runs"
+    root.mkdir()
+    monkeypatch.setenv("FACEGAN_RUNS_ROOT", str(root))
+    job._reset_for_tests()
+    yield root
+    job._reset_for_tests()
+
+
+@pytest.fixture
+def with_run(runs_root, trained) -> Path:
+    """The runs root holding a copy of the finished tiny run, as ``tiny``."""
+    shutil.copytree(trained, runs_root / "tiny")
+    return runs_root / "tiny"
+
+
+def page(path: str | None = None) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
+    assert not at.exception, at.exception
+    if path:
+        at.switch_page(path).run()
+        assert not at.exception, at.exception
+    return at
+
+
+def texts(at: AppTest, kind: str) -> str:
+    return "\n".join(str(e.value) for e in at.get(kind))
+
+
+def set_tiny(at: AppTest, epochs: int) -> None:
+    at.selectbox(key="cfg.data.resolution").set_value(32)
+    for key, value in {"data.synthetic_count": 64, "optim.batch_size": 16, "model.g_width": 8,
+                       "model.d_width": 8, "run.epochs": epochs, "run.log_every": 1}.items():
+        at.number_input(key=f"cfg.{key}").set_value(value)
+    at.run()
+    assert not at.exception, at.exception
+
+
+# -- Home -------------------------------------------------------------------------------------------------
+
+def test_home_has_shortcuts_and_the_idle_job(runs_root):
+    at = page()
+    assert at.title[0].value == "facegan"
+    links = {link.label for link in at.get("page_link")}
+    assert "See faces from a finished run" in links
+    assert "Nothing is training yet" in texts(at, "caption")
+    # The main shortcut switches the data back to the built-in faces and opens Train.
+    at.switch_page("pages/data.py").run()
+    at.radio(key="data_kind").set_value("folder").run()
+    at.text_input(key="data_path").input("/somewhere/else").run()
+    at.switch_page("app.py").run()
+    assert at.session_state["fg_config"]["data.source"] == "/somewhere/else"
+    at.button(key="home_train").click().run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Train"
+    assert at.text_input(key="cfg.data.source").value == "synthetic"
+
+
+# -- Data ---------------------------------------------------------------------------------------------------
+
+def test_data_page_prepares_built_in_faces_and_carries_them_to_train(runs_root):
+    at = page("pages/data.py")
+    assert at.radio(key="data_kind").value == "synthetic"
+    assert len(at.get("image")) == 1  # the instant look at the built-in faces
+    at.number_input(key="data_page.data.synthetic_count").set_value(64)
+    at.selectbox(key="data_page.data.resolution").set_value(32).run()
+    at.button[0].click().run()  # Prepare and check
+    assert not at.exception, at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Faces kept"] == "64" and metrics["Files skipped"] == "0"
+    assert "No file was skipped" in texts(at, "caption")
+
+    at.switch_page("pages/train.py").run()
+    assert at.number_input(key="cfg.data.synthetic_count").value == 64
+    assert at.selectbox(key="cfg.data.resolution").value == 32
+
+
+def test_data_page_counts_skipped_files_with_reasons(runs_root, tmp_path):
+    import numpy as np
+    from PIL import Image
+    folder = tmp_path / "faces"
+    folder.mkdir()
+    for i in range(3):
+        Image.fromarray(np.full((40, 40, 3), 60 * i, np.uint8)).save(folder / f"face{i}.png")
+    (folder / "empty.jpg").write_bytes(b"")
+    (folder / "notes.txt").write_text("not a face")
+
+    at = page("pages/data.py")
+    at.radio(key="data_kind").set_value("folder").run()
+    at.text_input(key="data_path").input(str(tmp_path / "nowhere")).run()
+    assert "Nothing found at" in texts(at, "error")
+    at.text_input(key="data_path").input(str(folder)).run()
+    at.selectbox(key="data_page.data.resolution").set_value(32).run()
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Faces kept"] == "3" and metrics["Files skipped"] == "2"
+    table = at.dataframe[0].value
+    assert set(table["files"]) == {1} and "empty.jpg" in " ".join(table["examples"])
+
+
+def test_data_page_checks_an_uploaded_zip_before_using_it(runs_root):
+    import io
+    import zipfile
+
+    from dashboard.settings import uploads_root
+    from facegan.data.synthetic import render_face
+    from facegan.images import png_bytes
+
+    def zipped(members: dict) -> bytes:
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as zf:
+            for name, data in members.items():
+                zf.writestr(name, data)
+        return buf.getvalue()
+
+    at = page("pages/data.py")
+    at.radio(key="data_kind").set_value("upload").run()
+    at.file_uploader(key="data_upload").upload("evil.zip", zipped({"../../evil.png": b"x"}), "application/zip").run()
+    assert "'..' path component" in texts(at, "error")
+    assert not list(uploads_root().glob("*evil*"))
+
+    faces = {f"faces/{i}.png": png_bytes(render_face(i, 40, 1)) for i in range(6)}
+    at.file_uploader(key="data_upload").set_value(("my faces.zip", zipped(faces), "application/zip")).run()
+    assert not at.exception, at.exception
+    assert "6 image files" in texts(at, "success")
+    at.selectbox(key="data_page.data.resolution").set_value(32).run()
+    at.button[0].click().run()
+    assert {m.label: m.value for m in at.metric}["Faces kept"] == "6"
+    at.switch_page("pages/train.py").run()
+    source = at.text_input(key="cfg.data.source").value
+    assert source.startswith(str(uploads_root())) and source.endswith("-my_faces.zip")
+
+
+# -- Train --------------------------------------------------------------------------------------------------
+
+def test_train_form_has_every_setting_and_presets(runs_root):
+    from dashboard.forms import all_specs
+    at = page("pages/train.py")
+    for spec in all_specs():
+        keys = [f"cfg.{spec.key}.0", f"cfg.{spec.key}.1"] if spec.kind in ("range", "pair") else [f"cfg.{spec.key}"]
+        for key in keys:
+            assert at.get_by_key(key) is not None, f"no widget for {spec.key}"
+    assert [t.label for t in at.tabs] == ["Data", "Networks", "Tricks", "Optimiser", "Run"]
+    assert len(at.dataframe) == 2  # generator and discriminator layers
+    assert at.selectbox(key="cfg.model.d_norm").value == "batch"
+    at.selectbox(key="train_preset").set_value("stable-64").run()
+    assert at.selectbox(key="cfg.model.d_norm").value == "spectral"
+    assert at.number_input(key="cfg.tricks.real_label.0").value == pytest.approx(0.9)
+    assert at.checkbox(key="cfg.model.ema").value is True
+
+
+def test_train_shows_validation_messages_at_the_field(runs_root):
+    at = page("pages/train.py")
+    at.number_input(key="cfg.model.d_dropout").set_value(1.0).run()
+    errors = texts(at, "error")
+    assert "model.d_dropout: got 1.0; allowed: a number >= 0 and < 1" in errors
+    assert at.button(key="train_start").disabled
+
+    at.number_input(key="cfg.model.d_dropout").set_value(0.0).run()
+    assert not at.error and not at.button(key="train_start").disabled
+    # A rule between fields: label smoothing needs the BCE loss; the message names the loss field.
+    at.number_input(key="cfg.tricks.real_label.0").set_value(0.9)
+    at.number_input(key="cfg.tricks.real_label.1").set_value(0.9)
+    at.selectbox(key="cfg.optim.loss").set_value("hinge").run()
+    assert "optim.loss: got 'hinge'; allowed: 'bce' when label tricks" in texts(at, "error")
+    assert at.button(key="train_start").disabled
+    # A (low, high) range given the wrong way round.
+    at.selectbox(key="cfg.optim.loss").set_value("bce")
+    at.number_input(key="cfg.tricks.real_label.0").set_value(1.0)
+    at.number_input(key="cfg.tricks.real_label.1").set_value(0.95).run()
+    assert "tricks.real_label: got (1.0, 0.95); allowed: a (low, high) pair with low <= high" in texts(at, "error")
+    # Text fields too, and a run name that would escape the runs folder.
+    at.number_input(key="cfg.tricks.real_label.0").set_value(0.95).run()
+    at.text_input(key="train_run_name").input("../elsewhere").run()
+    assert "must be a plain name" in texts(at, "error") and at.button(key="train_start").disabled
+
+
+def test_train_start_watch_pause_stop_and_resume(runs_root):
+    at = page("pages/train.py")
+    set_tiny(at, epochs=200)
+    at.text_input(key="train_run_name").input("first").run()
+    at.button(key="train_start").click().run()
+    assert not at.exception, at.exception
+    wait_for(lambda: job.status().state == "running" and job.status().step >= 3, "training to run")
+    assert job.status().run_dir == str(runs_root / "first")
+    at.run()  # what run_every would do
+    assert at.button(key="train_start").disabled  # one job at a time
+    assert at.get("plotly_chart"), "no loss curves"
+    assert "Training" in texts(at, "markdown") or job.status().state != "running"
+
+    at.button(key="train_pause").click().run()
+    wait_for(lambda: job.status().parked, "the pause")
+    at.run()
+    assert at.button(key="train_resume").label == "Resume"
+    at.button(key="train_resume").click().run()
+    wait_for(lambda: job.status().state == "running", "training to go on")
+    at.run()
+    at.button(key="train_stop").click().run()
+    wait_for(lambda: job.status().state == "stopped", "the stop")
+    at.run()
+    assert not at.button(key="train_start").disabled
+    assert "Stopped" in texts(at, "markdown")
+    stopped_at = job.status().step
+
+    # Continue it from the expander, to the end of the epoch after the one it stopped in.
+    at.selectbox(key="train_resume_run").set_value("first").run()
+    until = stopped_at // 4 + 2
+    at.number_input(key="train_resume_epochs.first").set_value(until).run()
+    at.button(key="train_continue").click().run()
+    assert not at.exception, at.exception
+    wait_for(lambda: job.status().state == "finished", "the resumed run to finish")
+    s = job.status()
+    assert s.run_dir == str(runs_root / "first") and s.epoch == until and s.step == until * 4
+    at.run()
+    assert at.get("plotly_chart") and at.get("image"), "no curves or epoch grid after the run"
+    assert "Finished" in texts(at, "markdown")
+    assert at.select_slider(key="train_grid_epoch").value == until  # follows the newest epoch
+
+
+def test_train_shows_why_a_job_failed(runs_root, tmp_path):
+    at = page("pages/train.py")
+    at.text_input(key="cfg.data.source").input(str(tmp_path / "no-such-faces")).run()
+    at.button(key="train_start").click().run()
+    wait_for(lambda: job.status().state == "failed", "the job to fail")
+    at.run()
+    assert "does not exist" in texts(at, "error") and "Failed" in texts(at, "markdown")
+    assert not at.button(key="train_start").disabled
+
+
+def test_job_messages_show_warnings_once_and_the_error_with_details():
+    def script():
+        from dashboard.widgets import job_messages
+        from facegan.job import JobStatus
+        job_messages(JobStatus(state="failed", warnings=("D is winning", "D is winning", "mode collapse"),
+                               error="RuntimeError: boom\n\nTraceback (most recent call last): ..."))
+
+    at = AppTest.from_function(script, default_timeout=TIMEOUT).run()
+    assert [w.value for w in at.warning] == ["D is winning", "mode collapse"]
+    assert at.error[0].value == "RuntimeError: boom"
+    assert "Traceback" in at.code[0].value
+
+
+def test_a_second_session_sees_the_same_job(runs_root):
+    job.start(from_preset("dcgan-paper", [*TINY, "epochs=2", f"run_dir={runs_root / 'other'}"]))
+    wait_for(lambda: job.status().state == "finished", "the run")
+    home = page()
+    assert "Latest training" in texts(home, "subheader") and "other" in texts(home, "caption")
+    assert len(home.get("image")) == 2  # the latest grid beside the built-in faces
+    train_page = page("pages/train.py")
+    assert "Finished" in texts(train_page, "markdown") and train_page.get("plotly_chart")
+
+
+# -- Explore ----------------------------------------------------------------------------------------------
+
+def test_explore_draws_faces_walks_and_offers_downloads(with_run):
+    at = page("pages/explore.py")
+    assert at.selectbox(key="explore_run").value == "tiny"
+    assert at.selectbox(key="explore_ckpt.tiny").options[0] == "latest (last)"
+    images = at.get("image")
+    assert len(images) == 3  # faces, walk, GIF
+    before = at.number_input(key="explore_seed").value
+    at.button(key="explore_new").click().run()
+    assert at.number_input(key="explore_seed").value != before
+    at.radio(key="explore_mode").set_value("2d").run()
+    at.radio(key="explore_path").set_value("lerp").run()
+    assert not at.exception, at.exception
+    labels = {b.label for b in at.get("download_button")}
+    assert {"Faces (PNG)", "Morphs (PNG)", "Training GIF", "Generator (.safetensors)"} <= labels
+
+
+def test_explore_and_evaluate_without_runs_point_to_train(runs_root):
+    for path in ("pages/explore.py", "pages/evaluate.py", "pages/runs.py"):
+        at = page(path)
+        assert any(link.label == "Go to Train" for link in at.get("page_link")), path
+
+
+# -- Runs ---------------------------------------------------------------------------------------------------
+
+def test_runs_lists_compares_renames_and_deletes_with_confirmation(with_run, runs_root):
+    at = page("pages/runs.py")
+    table = at.dataframe[0].value
+    assert list(table["run"]) == ["tiny"] and table["epochs"][0] == "2 / 2" and table["state"][0] == "finished"
+    assert at.get("plotly_chart")  # the comparison chart
+
+    at.text_input(key="runs_new_name").input("../escape").run()
+    at.button(key="runs_rename").click().run()
+    assert "must be a plain name" in texts(at, "error") and (runs_root / "tiny").is_dir()
+
+    at.text_input(key="runs_new_name").input("baseline").run()
+    at.button(key="runs_rename").click().run()
+    assert not at.exception, at.exception
+    assert (runs_root / "baseline").is_dir() and not (runs_root / "tiny").exists()
+    assert list(at.dataframe[0].value["run"]) == ["baseline"]
+
+    at.button(key="runs_delete").click().run()
+    assert "cannot be undone" in texts(at, "warning")
+    at.button(key="runs_delete_no").click().run()  # cancel keeps it
+    assert (runs_root / "baseline").is_dir()
+    at.button(key="runs_delete").click().run()
+    at.button(key="runs_delete_yes").click().run()
+    assert not (runs_root / "baseline").exists()
+    assert any(link.label == "Go to Train" for link in at.get("page_link"))
+
+
+def test_runs_will_not_touch_the_live_run(runs_root):
+    handle = job.start(from_preset("dcgan-paper", [*TINY, "epochs=500", f"run_dir={runs_root / 'live'}"]))
+    wait_for(lambda: job.status().run_dir and RunDir(runs_root / "live").config_path.is_file(), "the run folder")
+    at = page("pages/runs.py")
+    assert at.selectbox(key="runs_manage").value == "live"
+    assert at.button(key="runs_rename").disabled and at.button(key="runs_delete").disabled
+    assert at.dataframe[0].value["state"][0] == "training now"
+    handle.stop(wait=DEADLINE)
+
+
+# -- Evaluate -------------------------------------------------------------------------------------------------
+
+def test_evaluate_measures_with_lite0_and_explains(with_run):
+    at = page("pages/evaluate.py")
+    assert "No measurements of this run yet" in texts(at, "info")
+    assert at.radio(key="eval_features").value == "lite0"
+    at.select_slider(key="eval_n").set_value(64).run()
+    at.button(key="eval_go").click().run(timeout=240)
+    assert not at.exception, at.exception
+    labels = {m.label for m in at.metric}
+    assert {"FID", "KID", "1-NN accuracy", "precision", "recall"} <= labels
+    captions = texts(at, "caption")
+    assert "Lower is better" in captions and "coin toss" in captions  # the registry's explanations
+    assert len(at.get("plotly_chart")) >= 1  # the t-SNE map
+    assert at.get("image"), "no nearest-neighbour pairs"
+    assert list((with_run / "eval").glob("*.json"))
+    at.switch_page("pages/runs.py").run()
+    table = at.dataframe[0].value
+    assert table["FID"][0] > 0 and table["scored with"][0] == "lite0, 64 faces"
