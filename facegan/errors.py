@@ -15,3 +15,9 @@ class ConfigError(FaceganError):
     def __init__(self, field: str, value: object, allowed: str):
         self.field, self.value, self.allowed = field, value, allowed
         super().__init__(f"{field}: got {value!r}; allowed: {allowed}")
+
+
+def first_line(e: BaseException) -> str:
+    """The first line of an exception's message (its type name when the message is empty): enough for
+    a one-line error that wraps a library's multi-line one."""
+    return (str(e).splitlines() or [type(e).__name__])[0]

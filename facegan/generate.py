@@ -18,11 +18,11 @@ from torch import nn
 
 from .config import Config
 from .devices import pick_device
-from .errors import FaceganError
+from .errors import FaceganError, first_line
 from .images import to_uint8
 from .models import build_networks
 from .models.sampling import sample
-from .training.checkpoint import CheckpointError, first_line, load_checkpoint, load_weights
+from .training.checkpoint import CheckpointError, load_checkpoint, load_weights
 from .training.run_dir import RunDir
 
 EXPORT_FORMAT = "facegan-generator"

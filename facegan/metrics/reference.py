@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from ..data.cache import PreparedData, cache_root
-from ..errors import FaceganError
+from ..errors import FaceganError, first_line
 from ..io import atomic_write_bytes
 from .features import FEATURES, FEATURES_VERSION, extract
 
@@ -146,7 +146,7 @@ def load(path: str | Path, features: str | None = None) -> Reference:
         raise FaceganError(f"{path} is not a statistics file: it has no {e.args[0]!r} array "
                            "(python -m facegan stats writes one)") from None
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
-        raise FaceganError(f"cannot read the statistics file {path}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+        raise FaceganError(f"cannot read the statistics file {path}: {first_line(e)}") from None
     if not isinstance(meta, dict):
         meta = {}
     meta.setdefault("features", "inception" if mu.shape == (2048,) else None)

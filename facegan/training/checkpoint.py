@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import FaceganError
+from ..errors import FaceganError, first_line
 from ..io import atomic_write_bytes
 
 FORMAT = "facegan-checkpoint"
@@ -53,10 +53,6 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     if ckpt.get("version", 0) > VERSION:
         raise CheckpointError(f"{path} was written by a newer facegan (format {ckpt['version']}); upgrade")
     return ckpt
-
-
-def first_line(e: BaseException) -> str:
-    return (str(e).splitlines() or [type(e).__name__])[0]
 
 
 def load_weights(net: torch.nn.Module, state: dict, what: str, path: Path) -> None:

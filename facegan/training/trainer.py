@@ -131,8 +131,9 @@ def train(cfg: Config, *, resume: str | Path | None = None, control: Control | N
           prepare_progress: Callable[[int, int], None] | None = None) -> TrainResult:
     """Train as ``cfg`` says into a new run folder, or continue the run folder ``resume`` (then ``cfg``
     should come from :func:`resume_config`). ``on_event(kind, record)`` hears 'start', 'log', 'epoch',
-    'metrics', 'warning', 'checkpoint' and 'end'; it is called on this thread and must be quick. Records of steps
-    and epochs carry the 1-based ``epoch`` they belong to; 'start' and 'end' carry ``epochs_done``."""
+    'metrics', 'warning', 'checkpoint' and 'end'; it is called on this thread and must be quick.
+    Records of steps and epochs carry the 1-based ``epoch`` they belong to; 'start' and 'end' carry
+    ``epochs_done``."""
     control = control or Control()
     emit = on_event or (lambda kind, record: None)
 
@@ -163,7 +164,8 @@ def train(cfg: Config, *, resume: str | Path | None = None, control: Control | N
     z_fixed = fixed_latents(cfg)
     pos = Position()
     history: list[dict] = []  # live-metric records, kept in checkpoints so best.pt survives a resume
-    health = Health(cfg.optim.loss, real_std=float(data.images[:256].astype(np.float32).std(axis=0).mean()) / 127.5)
+    data_spread = float(data.images[:256].astype(np.float32).std(axis=0).mean()) / 127.5
+    health = Health(cfg.optim.loss, real_std=data_spread)
 
     if resume:
         _check_same_experiment(run, cfg)
