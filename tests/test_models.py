@@ -290,3 +290,17 @@ def test_discriminator_outputs_logits_not_probabilities():
         for c in convs(D):
             c.weight.fill_(0.5)
     assert D(torch.ones(1, 3, 32, 32)).item() > 1.0  # a probability could not exceed 1
+
+
+def test_randn_as_keeps_shape_device_and_memory_layout():
+    from facegan.models.layers import randn_as
+    torch.manual_seed(0)
+    for fmt in (torch.contiguous_format, torch.channels_last):
+        x = torch.zeros(8, 16, 12, 10).contiguous(memory_format=fmt)
+        n = randn_as(x)
+        assert n.shape == x.shape and n.dtype == x.dtype
+        assert n.is_contiguous(memory_format=fmt)
+        assert abs(float(n.mean())) < 0.05 and abs(float(n.std()) - 1) < 0.05
+    g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    x = torch.zeros(2, 3, 4, 5).contiguous(memory_format=torch.channels_last)
+    assert torch.equal(randn_as(x, g1), randn_as(x, g2))

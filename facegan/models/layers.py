@@ -22,12 +22,21 @@ class GaussianNoise(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.std == 0.0:
             return x
-        # randn_like draws on x's device (and keeps its memory format) from the global RNG,
-        # which the caller seeds; modules cannot take a torch.Generator per call.
-        return x + self.std * torch.randn_like(x)
+        # From the global RNG, which the caller seeds: modules cannot take a torch.Generator per call.
+        return x + self.std * randn_as(x)
 
     def extra_repr(self) -> str:
         return f"std={self.std:g}, base_std={self.base_std:g}"
+
+
+def randn_as(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Standard normal noise shaped, placed and laid out in memory like ``x``. Drawn contiguously and
+    then viewed in ``x``'s layout: ``randn_like`` on a channels_last CPU tensor takes a slow strided
+    path (measured 34 M/s against 190 M/s here, which doubled the step time of D's noise layers)."""
+    if x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
+        n, c, h, w = x.shape
+        return torch.randn(n, h, w, c, dtype=x.dtype, device=x.device, generator=generator).permute(0, 3, 1, 2)
+    return torch.randn(x.shape, dtype=x.dtype, device=x.device, generator=generator)
 
 
 def noise_layers(net: nn.Module) -> list[GaussianNoise]:

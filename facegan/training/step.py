@@ -28,6 +28,7 @@ from torch import nn
 
 from ..config import Config
 from ..models.ema import EMA
+from ..models.layers import randn_as
 from .labels import LabelSpec, d_labels
 from .losses import d_loss, g_loss, penalty_scale, r1_penalty, wgan_gp_penalty
 from .replay import ReplayBuffer
@@ -189,7 +190,7 @@ class GANStep:
         std = self.noise["noise_instance"]
         if std == 0.0:
             return x
-        return x + std * torch.randn(x.shape, device=x.device, dtype=x.dtype, generator=self.rng)
+        return x + std * randn_as(x, self.rng)
 
     def _score(self, logits: torch.Tensor) -> torch.Tensor:
         logits = logits.detach().float()
