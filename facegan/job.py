@@ -82,12 +82,11 @@ class JobStatus:
 
 
 class _JobControl(Control):
-    """A Control that also knows whether training is actually parked in a pause, and how often it was:
-    the trainer's images/s for an interval that contains a pause counts the paused time too."""
+    """A Control that also knows whether training is actually parked in a pause (the step in flight is
+    done), so the dashboard can say "paused" only once it is true."""
 
     def __init__(self):
         super().__init__()
-        self.parks = 0  # written and read on the training thread only
         self._parked = False
 
     def wait_while_paused(self) -> None:
@@ -100,7 +99,6 @@ class _JobControl(Control):
             super().wait_while_paused()
         finally:
             self._parked = False
-            self.parks += 1
 
     @property
     def parked(self) -> bool:
@@ -120,7 +118,6 @@ class JobHandle:
         # Rate bookkeeping, touched only by the training thread (inside _on_event).
         self._rates: deque[tuple[int, float]] = deque(maxlen=RATE_WINDOW)  # (steps, seconds per image)
         self._last_log_step = 0
-        self._parks_seen = 0
         self._batch = cfg.optim.batch_size
         self._thread = threading.Thread(target=self._run, name=f"facegan-job-{job_id}", daemon=True)
 
@@ -218,11 +215,9 @@ class JobHandle:
             self._update(step=rec["step"])
 
     def _add_rate(self, step: int, images_per_s) -> None:
+        # The trainer's images/s already leaves out pauses and epoch-end work.
         steps, self._last_log_step = step - self._last_log_step, step
-        parked = self._control.parks != self._parks_seen
-        self._parks_seen = self._control.parks
-        # The trainer's rate for an interval with a pause in it counts the paused time: leave it out.
-        if parked or steps <= 0 or not images_per_s or not math.isfinite(images_per_s) or images_per_s <= 0:
+        if steps <= 0 or not images_per_s or not math.isfinite(images_per_s) or images_per_s <= 0:
             return
         self._rates.append((steps, 1.0 / images_per_s))
 

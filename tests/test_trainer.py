@@ -201,3 +201,18 @@ def test_live_metrics_are_logged_and_best_follows_fid(tmp_path):
     assert ckpt["epoch"] == best["epoch"]
     assert [h["fid"] for h in load_checkpoint(run.checkpoint_path("last"))["metric_history"]] == \
         [r["fid"] for r in records]
+
+
+def test_images_per_s_leaves_pauses_out(tmp_path):
+    import threading
+    control = Control()
+
+    def on_event(kind, record):
+        if kind == "log" and record["step"] == 3:
+            control.pause()
+            threading.Timer(1.0, control.resume).start()
+    run = RunDir(train(tiny(tmp_path, extra=["epochs=1"]), control=control, on_event=on_event).run_dir)
+    rates = {r["step"]: r["images_per_s"] for r in step_records(run)}
+    others = sorted(v for k, v in rates.items() if k not in (1, 4))
+    # Counting the 1 s pause would make step 4's rate about 16 images/s (16 images in ~1 s).
+    assert rates[4] > 0.3 * others[len(others) // 2], rates
