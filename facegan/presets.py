@@ -40,6 +40,8 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
 ]}
 
 DEFAULT_PRESET = "dcgan-paper"
+# What benchmarks/quality_budget.py found best for a fixed CPU time budget (README, Performance).
+RECOMMENDED_PRESET = "dcgan-paper"
 
 
 def from_preset(name: str = DEFAULT_PRESET, overrides: list[str] | dict | None = None) -> Config:

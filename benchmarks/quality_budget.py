@@ -1,0 +1,241 @@
+"""FID, KID and 1-NN of the DCGAN tutorial vs facegan after the same wall-clock training budget.
+
+    python benchmarks/quality_budget.py [--minutes 20] [--n 2048] [--features inception] [--quick]
+    python benchmarks/quality_budget.py --minutes 5 --features lite0 --n 1000 \
+        --arm dcgan-paper --arm "dcgan-paper model.ema=true model.ema_decay=0.99" --arm stable-64
+
+Every arm is its own process, trained on the same JPEGs (CelebA-10k from ../shared/data, 64 px, centre
+crop for everyone as the tutorial's Resize + CenterCrop does; synthetic faces when it is absent). The
+CPU is shared with whatever else runs, so the arms are never run side by side: they take turns in slices
+(SIGSTOP/SIGCONT of each arm's process group, DataLoader workers included) until each has had exactly
+``--minutes`` of running wall time, and each arm's CPU seconds are printed beside it, so a changing load
+falls on all arms alike. Then each is stopped gracefully (facegan's first SIGINT checkpoints; the
+reference saves its G) and ``--n`` faces of each are compared with ``--n`` real faces (facegan.metrics;
+the real statistics are cached by facegan.metrics.reference). The reference's G is sampled both in eval
+mode (as facegan samples) and in train mode (as the tutorial's grids are); the better FID is its score.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path[:0] = [str(ROOT), str(HERE)]
+
+from data_pipeline import CELEBA, make_images  # noqa: E402
+
+from facegan.presets import RECOMMENDED_PRESET  # noqa: E402
+
+REFERENCE = "reference (PyTorch DCGAN tutorial)"
+
+
+@dataclass
+class Arm:
+    name: str
+    argv: list[str]
+    folder: Path
+    proc: subprocess.Popen | None = None
+    ran_s: float = 0.0
+    rusage: object = None
+    returncode: int | None = None
+    result: dict = field(default_factory=dict)
+
+    @property
+    def is_reference(self) -> bool:
+        return self.name == REFERENCE
+
+    def signal_group(self, sig: int) -> None:
+        os.killpg(self.proc.pid, sig)
+
+
+def facegan_arm(spec: str, source: str, folder: Path, seed: int) -> Arm:
+    """``spec`` is a preset name followed by key=value overrides, e.g. 'dcgan-paper model.ema=true'."""
+    preset, *overrides = shlex.split(spec)
+    argv = [sys.executable, "-m", "facegan", "train", "--data", source, "--preset", preset, "--crop", "center",
+            "--epochs", "100000", "--seed", str(seed), "--run-dir", str(folder / "run")]
+    for o in overrides:
+        argv += ["--set", o]
+    return Arm(f"facegan {spec}", argv, folder)
+
+
+def start(arm: Arm) -> None:
+    arm.folder.mkdir(parents=True, exist_ok=True)
+    log = open(arm.folder / "log.txt", "wb")
+    # Its own session, so SIGSTOP/SIGCONT reach its DataLoader workers too; stopped at once, so no arm
+    # runs before its turn.
+    arm.proc = subprocess.Popen(arm.argv, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True,
+                                env={**os.environ, "PYTHONPATH": str(ROOT)})
+    arm.signal_group(signal.SIGSTOP)
+
+
+def take_turns(arms: list[Arm], budget_s: float, slice_s: float) -> None:
+    """Run one arm at a time, ``slice_s`` each in turn, until every arm has run ``budget_s``."""
+    while any(a.ran_s < budget_s for a in arms):
+        for arm in arms:
+            left = budget_s - arm.ran_s
+            if left <= 0:
+                continue
+            if arm.proc.poll() is not None:
+                raise SystemExit(f"{arm.name} exited early (status {arm.proc.returncode}); see {arm.folder}/log.txt")
+            t0 = time.perf_counter()
+            arm.signal_group(signal.SIGCONT)
+            time.sleep(min(slice_s, left))
+            arm.signal_group(signal.SIGSTOP)
+            arm.ran_s += time.perf_counter() - t0
+        done = min(a.ran_s for a in arms)
+        print(f"  {time.strftime('%H:%M:%S')} every arm has run {done / 60:.1f} of {budget_s / 60:.1f} min",
+              file=sys.stderr, flush=True)
+
+
+def stop(arm: Arm, timeout_s: float = 300) -> None:
+    """Let ``arm`` finish its step and save (SIGINT to its main process only), then reap it."""
+    arm.signal_group(signal.SIGCONT)
+    arm.proc.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        pid, status, rusage = os.wait4(arm.proc.pid, os.WNOHANG)
+        if pid:
+            arm.rusage, arm.returncode = rusage, os.waitstatus_to_exitcode(status)
+            arm.proc.returncode = arm.returncode
+            return
+        if time.monotonic() > deadline:
+            arm.signal_group(signal.SIGKILL)
+            raise SystemExit(f"{arm.name} did not stop within {timeout_s:.0f} s; see {arm.folder}/log.txt")
+        time.sleep(0.2)
+
+
+def generated_features(arm: Arm, n: int, features: str, seed: int) -> dict[str, np.ndarray]:
+    """{sampling mode: features of n generated faces}; latents from facegan.generate.latents(seed)."""
+    from facegan.generate import generate, latents, load_generator
+    from facegan.images import to_uint8
+    from facegan.metrics.features import extract
+    z = latents(n, 100, seed)
+    if not arm.is_reference:
+        G, cfg, info = load_generator(arm.folder / "run", "last")
+        arm.result.update(steps=info["step"], ema=info["ema"])
+        z = latents(n, cfg.model.latent_dim, seed)
+        return {"eval": extract((generate(G, z[i:i + 256]) for i in range(0, n, 256)), features, device="cpu",
+                                total=n)}
+    from reference_dcgan import Generator
+    G = Generator()
+    G.load_state_dict(torch.load(arm.folder / "G.pt", map_location="cpu"))
+    arm.result.update(steps=json.loads((arm.folder / "G.json").read_text())["iterations"], ema=False)
+    out = {"eval": extract((generate(G.eval(), z[i:i + 256]) for i in range(0, n, 256)), features,
+                           device="cpu", total=n)}
+    G.train()  # BatchNorm on the batch's own statistics, as the tutorial's netG(fixed_noise) grids
+
+    def train_mode_batches():
+        with torch.no_grad():
+            for i in range(0, n, 128):
+                yield to_uint8(G(z[i:i + 128]))
+    out["train"] = extract(train_mode_batches(), features, device="cpu", total=n)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--minutes", type=float, default=20.0, help="running wall time of each arm (default 20)")
+    ap.add_argument("--n", type=int, default=2048, help="generated and real faces per metric (default 2048)")
+    ap.add_argument("--features", default="inception", help="inception (default) or lite0")
+    ap.add_argument("--arm", action="append", default=None, metavar="SPEC",
+                    help=f"a facegan arm: preset [key=value ...] (repeatable; default {RECOMMENDED_PRESET!r}, "
+                         "the recommended preset)")
+    ap.add_argument("--slice", type=float, default=20.0, help="seconds per turn (default 20)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", type=Path, help="also write the results as JSON here")
+    ap.add_argument("--quick", action="store_true", help="1 minute each, lite0 features, 256 faces")
+    args = ap.parse_args()
+    if args.quick:
+        args.minutes, args.features, args.n, args.slice = 1.0, "lite0", 256, 10.0
+    specs = args.arm or [RECOMMENDED_PRESET]
+
+    from facegan.config import DataConfig
+    from facegan.data.cache import prepare
+    from facegan.metrics.evaluate import compare
+    from facegan.metrics.reference import from_features, reference
+
+    t_start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="quality-budget-") as tmp:
+        tmp = Path(tmp)
+        what = make_images(tmp / "data", 10000)
+        # The zip itself when there is one (its prepared cache and real statistics are then reused
+        # across runs); otherwise the extracted folder, which the reference reads as well.
+        source = str(CELEBA) if CELEBA.is_file() else str(tmp / "data" / "faces")
+        data = prepare(DataConfig(source=source, resolution=64, crop="center"))
+        print(f"data: {what}; 64 px centre crop, batch 128; each arm {args.minutes:g} min of running wall "
+              f"time in {args.slice:g} s turns; {os.cpu_count()} CPU cores shared with other work; torch "
+              f"{torch.__version__}", flush=True)
+
+        arms = [Arm(REFERENCE, [sys.executable, str(HERE / "reference_dcgan.py"), str(tmp / "data"),
+                                str(tmp / "arm0" / "G.pt")], tmp / "arm0")]
+        arms += [facegan_arm(s, source, tmp / f"arm{i + 1}", args.seed) for i, s in enumerate(specs)]
+        for arm in arms:
+            start(arm)
+        try:
+            take_turns(arms, args.minutes * 60, args.slice)
+            for arm in arms:
+                stop(arm)
+        finally:
+            for arm in arms:
+                if arm.proc.poll() is None:
+                    arm.signal_group(signal.SIGKILL)
+        bad = [a for a in arms if a.returncode != 0]
+        if bad:
+            raise SystemExit(f"{bad[0].name} exited with status {bad[0].returncode}; see its log.txt")
+
+        t_eval = time.perf_counter()
+        real = reference(data, args.features, args.n, device="cpu")
+        print(f"real statistics: {real.count} faces, {args.features}, "
+              f"{'cached' if real.reused else f'computed in {time.perf_counter() - t_eval:.0f} s'}", flush=True)
+        rows = []
+        for arm in arms:
+            for mode, feats in generated_features(arm, args.n, args.features, args.seed).items():
+                scores, _ = compare(real, from_features(feats, {"features": args.features}), ["fid", "kid", "knn"])
+                ru = arm.rusage
+                rows.append({"arm": arm.name, "sampling": mode, "steps": arm.result["steps"],
+                             "images_seen": arm.result["steps"] * 128, "ran_s": round(arm.ran_s, 1),
+                             "cpu_s": round(ru.ru_utime + ru.ru_stime, 1), "peak_rss_mib": round(ru.ru_maxrss / 1024),
+                             "fid": scores["fid"]["fid"], "kid": scores["kid"]["kid"],
+                             "knn": scores["knn"]["knn_accuracy"], "ema": arm.result["ema"]})
+        eval_s = time.perf_counter() - t_eval
+
+    print(f"\n{'arm':<58} {'G mode':<7} {'steps':>6} {'run s':>6} {'CPU s':>6} {'RSS MiB':>8} "
+          f"{'FID':>8} {'KID':>8} {'1-NN':>6}")
+    for r in rows:
+        print(f"{r['arm']:<58} {r['sampling']:<7} {r['steps']:>6} {r['ran_s']:>6.0f} {r['cpu_s']:>6.0f} "
+              f"{r['peak_rss_mib']:>8} {r['fid']:>8.2f} {r['kid']:>8.4f} {r['knn']:>6.3f}")
+    ref_fid = min(r["fid"] for r in rows if r["arm"] == REFERENCE)
+    print(f"\n{args.features} features, {args.n} generated vs {args.n} real faces; 1-NN is the leave-one-out "
+          "accuracy (0.5 is ideal). G mode: BatchNorm in eval mode (running statistics) or train mode. "
+          "Peak RSS: the arm's process (the reference's largest DataLoader worker counted if larger).")
+    for r in rows:
+        if r["arm"] != REFERENCE:
+            print(f"FID ratio {r['arm']} / reference (its better mode): {r['fid'] / ref_fid:.3f}  (goal <= 0.75)")
+    print(f"evaluation took {eval_s:.0f} s; whole benchmark {(time.perf_counter() - t_start) / 60:.1f} min; "
+          f"peak RSS of this (evaluating) process {_self_rss_mib():.0f} MiB")
+    if args.out:
+        args.out.write_text(json.dumps({"features": args.features, "n": args.n, "minutes": args.minutes,
+                                        "data": what, "rows": rows}, indent=1))
+
+
+def _self_rss_mib() -> float:
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+if __name__ == "__main__":
+    main()
