@@ -45,6 +45,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
                 base = Config.from_json(f.read())
         except OSError as e:
             raise FaceganError(f"cannot read config file {args.config}: {e.strerror}") from None
+        except UnicodeDecodeError:
+            raise FaceganError(f"config file {args.config} is not text (a config.json is UTF-8 JSON)") from None
         if args.preset:
             raise FaceganError("give either --preset or --config, not both")
         return base.with_overrides(overrides)

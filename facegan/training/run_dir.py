@@ -144,6 +144,15 @@ class RunDir:
             atomic_write_bytes(self.metrics_path, text.encode())
         return len(records) - len(keep)
 
+    def remove_temporaries(self) -> list[Path]:
+        """Delete the temporary files of atomic writes a killed run left behind (``.NAME.*.tmp``);
+        returns them. Only a resume calls this: no other process writes the run then."""
+        found = [p for folder in (self.path, self.checkpoints_dir, self.samples_dir) if folder.is_dir()
+                 for p in folder.glob(".*.tmp") if p.is_file()]
+        for p in found:
+            p.unlink(missing_ok=True)
+        return found
+
     def sync_metrics(self) -> None:
         if self.metrics_path.is_file():
             with open(self.metrics_path, "a") as f:
