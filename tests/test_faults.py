@@ -111,3 +111,15 @@ def test_a_full_disk_through_the_command_line_is_one_line_exit_2(tmp_path):
         assert check_run(mnt / "run").ok
     finally:
         subprocess.run(["umount", str(mnt)], capture_output=True)
+
+
+def test_a_checkpoint_on_an_epochs_last_step_does_not_log_its_end_twice(tmp_path):
+    """Found by the soak: last.pt saved at an epoch's last step, before the epoch's end, shares its step
+    with the epoch record; the resume redoes the epoch end, so the trim must drop that record."""
+    from facegan.training.run_dir import RunDir
+    run = RunDir(tmp_path)
+    for r in [{"kind": "step", "epoch": 3, "step": 12}, {"kind": "epoch", "epoch": 3, "step": 12},
+              {"kind": "metrics", "epoch": 3, "step": 12}, {"kind": "step", "epoch": 4, "step": 13}]:
+        run.log(r)
+    assert run.trim_metrics(12, epochs_done=2) == 3
+    assert run.read_metrics() == [{"kind": "step", "epoch": 3, "step": 12}]

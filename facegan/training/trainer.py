@@ -170,7 +170,7 @@ def train(cfg: Config, *, resume: str | Path | None = None, control: Control | N
     if resume:
         _check_same_experiment(run, cfg)
         pos, z_fixed, history = _restore(run, G, D, opt_g, opt_d, step, device)
-        run.trim_metrics(pos.step)  # records a killed run wrote after its last checkpoint
+        run.trim_metrics(pos.step, pos.epoch)  # records a killed run wrote after its last checkpoint
         run.remove_temporaries()  # half-written files of a killed run's last writes
     z_fixed = z_fixed.to(device)
     tracker = None
