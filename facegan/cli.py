@@ -45,6 +45,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
                 base = Config.from_json(f.read())
         except OSError as e:
             raise FaceganError(f"cannot read config file {args.config}: {e.strerror}") from None
+        except UnicodeDecodeError:
+            raise FaceganError(f"config file {args.config} is not text (a config.json is UTF-8 JSON)") from None
         if args.preset:
             raise FaceganError("give either --preset or --config, not both")
         return base.with_overrides(overrides)
@@ -118,6 +120,7 @@ def cmd_train(args) -> int:
 
     from tqdm import tqdm
 
+    from .training import distributed
     from .training.trainer import Control, resume_config, train
     from .training.run_dir import RunDir
     if args.resume:
@@ -164,6 +167,9 @@ def cmd_train(args) -> int:
     finally:
         if bar is not None:
             bar.close()
+        distributed.teardown()
+    if distributed.env_rank() != 0:  # under torchrun rank 0 reports for all
+        return 0
     verb = "stopped" if result.stopped else "finished"
     print(f"{verb} at epoch {result.epochs_done}, step {result.step}: {result.run_dir}")
     if args.json:

@@ -73,6 +73,9 @@ class ModelConfig:
     d_norm: str = opt("batch", "Normalisation in D's hidden layers: 'batch' (BatchNorm), 'spectral' "
                       "(spectral norm on every conv: limits how fast D can change), or 'none'.",
                       choices=("batch", "spectral", "none"))
+    g_norm: str = opt("batch", "Normalisation in G's hidden layers: 'batch' (BatchNorm, the DCGAN default) "
+                      "or 'none' (pair it with g_spectral; without BatchNorm a multi-process run computes "
+                      "exactly what one process computes on the global batch).", choices=("batch", "none"))
     g_spectral: bool = opt(False, "Also apply spectral norm to G's convolutions.")
     d_dropout: float = opt(0.0, "Spatial dropout (Dropout2d) rate after D's hidden layers; 0 is off.",
                            lo=0.0, hi=1.0, hi_open=True)
@@ -154,6 +157,9 @@ class RunConfig:
                       "('cpu', 'cuda', 'cuda:1', 'mps').")
     runs_root: str = opt("checkpoints", "Folder that new run folders are created in.")
     run_dir: Optional[str] = opt(None, "Exact folder of this run (default: runs_root/<time>-<preset>).")
+    sync_batchnorm: bool = opt(False, "Multi-GPU (torchrun) runs: compute BatchNorm statistics over the "
+                               "global batch (SyncBatchNorm) instead of each GPU's share; CUDA only, slower. "
+                               "No effect with one process.")
     log_every: int = opt(10, "Log losses every k steps.", lo=1, hi=1_000_000)
     sample_count: int = opt(64, "Faces in each epoch's sample grid (from latents fixed for the run).",
                             lo=1, hi=1024)

@@ -21,7 +21,7 @@ from typing import BinaryIO
 from ..errors import FaceganError
 from .decode import IMAGE_EXTENSIONS
 
-MAX_ZIP_BYTES = 4 * 2**30            # the uploaded file itself
+MAX_ZIP_BYTES = 2 * 2**30            # the uploaded file itself: .streamlit/config.toml maxUploadSize (MB)
 MAX_UNCOMPRESSED_BYTES = 16 * 2**30  # all members together, uncompressed
 MAX_MEMBERS = 1_000_000
 MAX_RATIO = 250                      # uncompressed / compressed of one member larger than 1 MiB

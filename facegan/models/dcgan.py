@@ -46,8 +46,11 @@ class Generator(nn.Module):
     """z (N, latent_dim) or (N, latent_dim, 1, 1) -> images (N, 3, resolution, resolution) in [-1, 1]."""
 
     def __init__(self, resolution: int = 64, latent_dim: int = 100, width: int = 64,
-                 upsample: str = "transpose", noise_std: float = 0.0, spectral: bool = False):
+                 upsample: str = "transpose", noise_std: float = 0.0, spectral: bool = False,
+                 norm: str = "batch"):
         super().__init__()
+        if norm not in ("batch", "none"):
+            raise ValueError(f"norm must be 'batch' or 'none', got {norm!r}")
         if upsample not in ("transpose", "resize"):
             raise ValueError(f"upsample must be 'transpose' or 'resize', got {upsample!r}")
         self.resolution, self.latent_dim = resolution, latent_dim
@@ -76,7 +79,8 @@ class Generator(nn.Module):
             if last:
                 layers.append(("act", nn.Tanh()))
             else:
-                layers += [("bn", nn.BatchNorm2d(c_out)), ("act", nn.ReLU(inplace=True))]
+                layers += [("bn", nn.BatchNorm2d(c_out))] if norm == "batch" else []
+                layers += [("act", nn.ReLU(inplace=True))]
             blocks.append((f"b{size}", nn.Sequential(OrderedDict(layers))))
             c_in = c_out
         self.blocks = nn.Sequential(OrderedDict(blocks))
@@ -157,7 +161,7 @@ def build_networks(cfg: Config) -> tuple[Generator, Discriminator]:
     """The generator and discriminator that ``cfg`` describes, freshly initialised, on the CPU."""
     m, r = cfg.model, cfg.data.resolution
     G = Generator(resolution=r, latent_dim=m.latent_dim, width=m.g_width, upsample=m.g_upsample,
-                  noise_std=m.g_noise_std, spectral=m.g_spectral)
+                  noise_std=m.g_noise_std, spectral=m.g_spectral, norm=m.g_norm)
     D = Discriminator(resolution=r, width=m.d_width, norm=m.d_norm, dropout=m.d_dropout,
                       noise_std=m.d_noise_std)
     return G, D

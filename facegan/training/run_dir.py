@@ -133,16 +133,28 @@ class RunDir:
                 continue
         return out
 
-    def trim_metrics(self, last_step: int) -> int:
+    def trim_metrics(self, last_step: int, epochs_done: int | None = None) -> int:
         """Drop the records after ``last_step`` (written after the checkpoint a resume starts from)
-        and any torn line; returns how many were dropped."""
+        and any torn line; returns how many were dropped. A checkpoint taken on an epoch's last step
+        but before its end comes at the same step as the epoch's end records: ``epochs_done`` (the
+        checkpoint's) drops those too, or the resume, which redoes that epoch end, would log it twice."""
         records = self.read_metrics()
-        keep = [r for r in records if r.get("step", 0) <= last_step]
+        keep = [r for r in records if r.get("step", 0) <= last_step and not (
+            epochs_done is not None and r.get("kind") in ("epoch", "metrics") and r.get("epoch", 0) > epochs_done)]
         raw = self.metrics_path.read_bytes() if self.metrics_path.is_file() else b""
         text = "".join(json.dumps(r, allow_nan=True) + "\n" for r in keep)
         if text.encode() != raw:
             atomic_write_bytes(self.metrics_path, text.encode())
         return len(records) - len(keep)
+
+    def remove_temporaries(self) -> list[Path]:
+        """Delete the temporary files of atomic writes a killed run left behind (``.NAME.*.tmp``);
+        returns them. Only a resume calls this: no other process writes the run then."""
+        found = [p for folder in (self.path, self.checkpoints_dir, self.samples_dir) if folder.is_dir()
+                 for p in folder.glob(".*.tmp") if p.is_file()]
+        for p in found:
+            p.unlink(missing_ok=True)
+        return found
 
     def sync_metrics(self) -> None:
         if self.metrics_path.is_file():

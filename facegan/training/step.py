@@ -16,18 +16,24 @@ Randomness: latents, labels, instance noise, replay picks and WGAN-GP mixing com
 tensors need a CUDA generator); noise layers, dropout and spectral norm's vectors use the global
 RNG, which the caller seeds. Nothing reads a value back to the host, so steps queue on the device
 without waiting. G and D are only ever called, so they may be wrapped (DDP, torch.compile).
+
+Distributed (``shard=(rank, world)``): every per-sample random value (latents, labels, instance noise,
+WGAN-GP mixing) is drawn for the whole global batch from ``generator``, which every rank seeds alike, and
+each rank keeps rows ``rank::world``, the rows of the global batch its loader gives it. So the ranks'
+fakes differ, the ranks together draw exactly what one process would for the global batch, and the
+generator stays the same on every rank (rank 0's checkpoint resumes any world size).
 """
 
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from typing import Callable, Iterator
 
 import torch
 from torch import nn
 
 from ..config import Config
-from ..models.ema import EMA
+from ..models.ema import EMA, unwrap
 from ..models.layers import randn_as
 from .labels import LabelSpec, d_labels
 from .losses import d_loss, g_loss, penalty_scale, r1_penalty, wgan_gp_penalty
@@ -80,12 +86,14 @@ class GANStep:
 
     def __init__(self, cfg: Config, G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer,
                  opt_d: torch.optim.Optimizer, device: torch.device | str = "cpu",
-                 generator: torch.Generator | None = None, amp_dtype: torch.dtype | None = None):
+                 generator: torch.Generator | None = None, amp_dtype: torch.dtype | None = None,
+                 shard: tuple[int, int] = (0, 1)):
         if amp_dtype not in (None, torch.bfloat16):
             raise ValueError("amp_dtype must be None or torch.bfloat16 (float16 needs a GradScaler)")
         self.cfg, self.G, self.D, self.opt_g, self.opt_d = cfg, G, D, opt_g, opt_d
         self.device = torch.device(device)
         self.amp_dtype = amp_dtype
+        self.shard = shard
         self.rng = device_generator(generator, self.device)
         self.labels = LabelSpec.from_config(cfg.tricks)
         t = cfg.tricks
@@ -99,7 +107,7 @@ class GANStep:
     @property
     def g_eval(self) -> nn.Module:
         """The generator to sample and evaluate with: the EMA copy when there is one."""
-        return self.ema.model if self.ema is not None else self.G
+        return self.ema.model if self.ema is not None else unwrap(self.G)
 
     def set_epoch(self, epoch: float) -> dict[str, float]:
         """Apply the noise schedules at ``epoch`` (fractional allowed); returns the stds now in use."""
@@ -146,8 +154,7 @@ class GANStep:
                 real_logits, fake_logits = self.D(x_real), self.D(x_fake)
         targets = (None, None)
         if o.loss == "bce":
-            targets = (d_labels(real.shape[0], True, self.labels, self.device, self.rng),
-                       d_labels(fake.shape[0], False, self.labels, self.device, self.rng))
+            targets = (self._labels(real.shape[0], True), self._labels(fake.shape[0], False))
         adversarial = d_loss(o.loss, real_logits, fake_logits, *targets)
         loss = adversarial
         if o.gp != "none" and self.d_steps_done % o.gp_every == 0:
@@ -163,8 +170,10 @@ class GANStep:
                 "d_fake": self._score(fake_logits), "grad_norm_d": norm}
 
     def _update_g(self, fake: torch.Tensor) -> dict[str, torch.Tensor]:
+        # The plain D, not its DDP wrapper: a DDP forward would make the reducer wait for D gradients
+        # that frozen() never lets come, and G's gradients do not need D's averaged.
         with frozen(self.D), self._autocast():
-            logits = self.D(self._instance_noise(fake))
+            logits = unwrap(self.D)(self._instance_noise(fake))
         loss = g_loss(self.cfg.optim.loss, logits, self.labels.g_target)
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
@@ -179,18 +188,29 @@ class GANStep:
         with self._autocast():
             if self.cfg.optim.gp == "r1":
                 return r1_penalty(self.D, x_real)
-            alpha = torch.rand(x_real.shape[0], 1, 1, 1, device=self.device, generator=self.rng)
+            alpha = self._per_sample(lambda n: torch.rand(n, 1, 1, 1, device=self.device, generator=self.rng),
+                                     x_real.shape[0])
             return wgan_gp_penalty(self.D, x_real, x_fake, alpha)
 
     # -- helpers -------------------------------------------------------------------------------------
+    def _per_sample(self, draw: Callable[[int], torch.Tensor], n: int) -> torch.Tensor:
+        """This rank's ``n`` rows of ``draw(global batch)`` (see the module doc); ``draw(n)`` alone
+        with one process."""
+        rank, world = self.shard
+        return draw(n) if world == 1 else draw(n * world)[rank::world]
+
     def _latents(self, n: int) -> torch.Tensor:
-        return torch.randn(n, self.cfg.model.latent_dim, 1, 1, device=self.device, generator=self.rng)
+        return self._per_sample(
+            lambda m: torch.randn(m, self.cfg.model.latent_dim, 1, 1, device=self.device, generator=self.rng), n)
+
+    def _labels(self, n: int, real: bool) -> torch.Tensor:
+        return self._per_sample(lambda m: d_labels(m, real, self.labels, self.device, self.rng), n)
 
     def _instance_noise(self, x: torch.Tensor) -> torch.Tensor:
         std = self.noise["noise_instance"]
         if std == 0.0:
             return x
-        return x + std * randn_as(x, self.rng)
+        return x + std * self._per_sample(lambda m: randn_as(x, self.rng, m), x.shape[0])
 
     def _score(self, logits: torch.Tensor) -> torch.Tensor:
         logits = logits.detach().float()

@@ -22,11 +22,12 @@ import torch
 from ..config import Config
 from ..data.cache import PreparedData, prepare
 from ..data.loader import BatchLoader
-from ..devices import amp_dtype, channels_last, pick_device
+from ..devices import amp_dtype, channels_last
 from ..errors import FaceganError
 from ..images import grid, save_png, to_uint8
 from ..models import build_networks
 from ..models.sampling import sample
+from . import distributed
 from .checkpoint import load_checkpoint, load_weights, rng_state, save_checkpoint, set_rng_state
 from .health import Health, TrainingDiverged, all_finite
 from .run_dir import RunDir
@@ -133,12 +134,18 @@ def train(cfg: Config, *, resume: str | Path | None = None, control: Control | N
     should come from :func:`resume_config`). ``on_event(kind, record)`` hears 'start', 'log', 'epoch',
     'metrics', 'warning', 'checkpoint' and 'end'; it is called on this thread and must be quick.
     Records of steps and epochs carry the 1-based ``epoch`` they belong to; 'start' and 'end' carry
-    ``epochs_done``."""
+    ``epochs_done``.
+
+    Under torchrun every process calls this (see :mod:`.distributed`): all of them train, only rank 0
+    writes the run folder and hears events, and log records average the step statistics over ranks."""
     control = control or Control()
-    emit = on_event or (lambda kind, record: None)
+    dist = distributed.setup(cfg.run.device, cfg.run.sync_batchnorm)
+    emit = (on_event if dist.main else None) or (lambda kind, record: None)
+    write = _write if dist.main else _discard
 
     # -- set up --------------------------------------------------------------------------------------
-    device = pick_device(cfg.run.device)
+    device = dist.device
+    batch_size = dist.per_rank_batch(cfg.optim.batch_size)
 
     def preparing(done: int, total: int) -> None:  # a Stop must not wait for a long cache build
         if control.stopping:
@@ -146,21 +153,24 @@ def train(cfg: Config, *, resume: str | Path | None = None, control: Control | N
         if prepare_progress:
             prepare_progress(done, total)
     try:
-        data = data or prepare(cfg.data, progress=preparing)
+        with dist.local_main_first():  # one cache build per node, which the others then reuse
+            data = data or prepare(cfg.data, progress=preparing)
     except _StopWhilePreparing:
         emit("end", {"stopped": True, "epochs_done": 0, "step": 0})
         return TrainResult(None, 0, 0, stopped=True)
-    run = RunDir.open(resume) if resume else RunDir.create(cfg, data.summary())
+    run = dist.share(lambda: RunDir.open(resume) if resume else RunDir.create(cfg, data.summary()))
     seed_everything(cfg.run.seed)
     G, D = build_networks(cfg)
     memory_format = torch.channels_last if channels_last(device) else torch.contiguous_format
     G.to(device, memory_format=memory_format)
     D.to(device, memory_format=memory_format)
     opt_g, opt_d = make_optimizers(cfg, G, D)
-    step = GANStep(cfg, G, D, opt_g, opt_d, device, generator=torch.Generator().manual_seed(cfg.run.seed),
-                   amp_dtype=amp_dtype(device))
-    loader = BatchLoader(data.images, cfg.optim.batch_size, device=device, flip=cfg.data.flip,
-                         seed=cfg.run.seed)
+    # G and D stay the plain modules (checkpoints, samples); the step trains their DDP wrappers.
+    step = GANStep(cfg, dist.wrap(G, cfg.run.sync_batchnorm), dist.wrap(D, cfg.run.sync_batchnorm), opt_g, opt_d,
+                   device, generator=torch.Generator().manual_seed(cfg.run.seed), amp_dtype=amp_dtype(device),
+                   shard=(dist.rank, dist.world))
+    loader = BatchLoader(data.images, batch_size, device=device, flip=cfg.data.flip,
+                         seed=cfg.run.seed, rank=dist.rank, world=dist.world)
     z_fixed = fixed_latents(cfg)
     pos = Position()
     history: list[dict] = []  # live-metric records, kept in checkpoints so best.pt survives a resume
@@ -168,12 +178,16 @@ def train(cfg: Config, *, resume: str | Path | None = None, control: Control | N
     health = Health(cfg.optim.loss, real_std=data_spread)
 
     if resume:
-        _check_same_experiment(run, cfg)
-        pos, z_fixed, history = _restore(run, G, D, opt_g, opt_d, step, device)
-        run.trim_metrics(pos.step)  # records a killed run wrote after its last checkpoint
+        dist.share(lambda: _check_same_experiment(run, cfg))
+        # Rank 0 reads the checkpoint and hands it to the others, which may not see its file system.
+        ckpt = dist.share(lambda: _read_last(run, device if not dist.active else "cpu"))
+        pos, z_fixed, history = _restore(ckpt, run.checkpoint_path("last"), G, D, opt_g, opt_d, step)
+        write(run.trim_metrics, pos.step, pos.epoch)  # records a killed run wrote after its last checkpoint
+        write(run.remove_temporaries)  # half-written files of a killed run's last writes
+    dist.fork_rng()
     z_fixed = z_fixed.to(device)
     tracker = None
-    if cfg.run.metrics_every:
+    if cfg.run.metrics_every and dist.main:
         from ..metrics.tracking import TRACKED, Tracker
         tracker = Tracker(cfg, data, device)
 
@@ -188,6 +202,8 @@ def train(cfg: Config, *, resume: str | Path | None = None, control: Control | N
         improved) unless the weights have gone bad."""
         if stats is not None and not all_finite(stats):
             raise TrainingDiverged(_diverged_message(run, pos, _floats(stats)))
+        if not dist.main:
+            return
         payload = {
             "config": cfg.to_dict(), "epoch": pos.epoch, "batch": pos.batch, "step": pos.step,
             "G": G.state_dict(), "D": D.state_dict(), "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
@@ -214,7 +230,7 @@ def train(cfg: Config, *, resume: str | Path | None = None, control: Control | N
             if control.paused:
                 control.wait_while_paused()
                 last_log_time, last_log_step = time.perf_counter(), pos.step  # nor the pause
-            if control.stopping:
+            if dist.stopping(control.stopping, pos.step):
                 checkpoint(stats)
                 emit("end", {"stopped": True, "epochs_done": pos.epoch, "step": pos.step})
                 return TrainResult(run.path, pos.epoch, pos.step, stopped=True)
@@ -227,16 +243,17 @@ def train(cfg: Config, *, resume: str | Path | None = None, control: Control | N
             if pos.step % cfg.run.log_every == 0:
                 now = time.perf_counter()
                 record = {"epoch": pos.epoch + 1, "step": pos.step, "time": time.time(), "kind": "step",
-                          **_floats(stats), "lr_g": opt_g.param_groups[0]["lr"],
+                          **_floats(dist.average(stats)), "lr_g": opt_g.param_groups[0]["lr"],
                           "lr_d": opt_d.param_groups[0]["lr"],
-                          "images_per_s": (pos.step - last_log_step) * loader.batch_size / (now - last_log_time)}
+                          "images_per_s": (pos.step - last_log_step) * loader.batch_size * dist.world
+                          / (now - last_log_time)}
                 last_log_time, last_log_step = now, pos.step
                 if not all_finite(record):
                     raise TrainingDiverged(_diverged_message(run, pos, record))
-                _write(run.log, record)
+                write(run.log, record)
                 emit("log", record)
                 for warning in health.check_step(record):
-                    _warn(run, emit, pos.epoch + 1, pos.step, warning)
+                    _warn(write, run, emit, pos.epoch + 1, pos.step, warning)
             if cfg.run.checkpoint_minutes and time.monotonic() - last_ckpt > 60 * cfg.run.checkpoint_minutes:
                 checkpoint(stats)
                 last_ckpt = time.monotonic()
@@ -244,13 +261,13 @@ def train(cfg: Config, *, resume: str | Path | None = None, control: Control | N
         # -- end of an epoch: grid, record, checkpoint -----------------------------------------------
         pos.epoch, pos.batch = pos.epoch + 1, 0
         fake = sample(step.g_eval, z_fixed)
-        _write(save_png, grid(to_uint8(fake)), run.sample_path(pos.epoch))
+        write(save_png, grid(to_uint8(fake)), run.sample_path(pos.epoch))
         record = {"epoch": pos.epoch, "step": pos.step, "time": time.time(), "kind": "epoch",
                   "epoch_seconds": time.perf_counter() - epoch_start,
                   "sample": str(run.sample_path(pos.epoch).relative_to(run.path))}
-        _write(run.log, record)
+        write(run.log, record)
         for warning in health.check_samples(fake, pos.step):
-            _warn(run, emit, pos.epoch, pos.step, warning)
+            _warn(write, run, emit, pos.epoch, pos.step, warning)
         improved = False
         if tracker and (pos.epoch % cfg.run.metrics_every == 0 or pos.epoch == cfg.run.epochs):
             measured = {"epoch": pos.epoch, "step": pos.step, "time": time.time(), "kind": "metrics",
@@ -264,17 +281,20 @@ def train(cfg: Config, *, resume: str | Path | None = None, control: Control | N
         emit("epoch", {**record, "sample_path": str(run.sample_path(pos.epoch))})
 
     from ..visual.gif import write_training_gif
-    _write(write_training_gif, run)
+    write(write_training_gif, run)
     emit("end", {"stopped": False, "epochs_done": pos.epoch, "step": pos.step})
     return TrainResult(run.path, pos.epoch, pos.step, stopped=False)
 
 
-def _restore(run: RunDir, G, D, opt_g, opt_d, step: GANStep, device) -> tuple[Position, torch.Tensor, list]:
+def _read_last(run: RunDir, device) -> dict:
     path = run.checkpoint_path("last")
     if not path.is_file():
         raise FaceganError(f"{run.path} has no checkpoint to resume from (checkpoints/last.pt); it stopped "
                            "before its first checkpoint — start it again as a new run")
-    ckpt = load_checkpoint(path, map_location=device)
+    return load_checkpoint(path, map_location=device)
+
+
+def _restore(ckpt: dict, path: Path, G, D, opt_g, opt_d, step: GANStep) -> tuple[Position, torch.Tensor, list]:
     load_weights(G, ckpt["G"], "generator", path)
     load_weights(D, ckpt["D"], "discriminator", path)
     try:
@@ -304,9 +324,13 @@ def _write(fn, *args):
                            "the previous checkpoint is intact — free some space and resume") from None
 
 
-def _warn(run: RunDir, emit: Event, epoch: int, step: int, message: str) -> None:
+def _discard(fn, *args):
+    """The ``_write`` of ranks other than 0: they never touch the run folder."""
+
+
+def _warn(write, run: RunDir, emit: Event, epoch: int, step: int, message: str) -> None:
     record = {"epoch": epoch, "step": step, "time": time.time(), "kind": "warning", "message": message}
-    _write(run.log, record)
+    write(run.log, record)
     emit("warning", record)
 
 
