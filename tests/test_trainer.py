@@ -211,8 +211,9 @@ def test_images_per_s_leaves_pauses_out(tmp_path):
         if kind == "log" and record["step"] == 3:
             control.pause()
             threading.Timer(1.0, control.resume).start()
-    run = RunDir(train(tiny(tmp_path, extra=["epochs=1"]), control=control, on_event=on_event).run_dir)
+    cfg = tiny(tmp_path, extra=["epochs=1"])
+    run = RunDir(train(cfg, control=control, on_event=on_event).run_dir)
     rates = {r["step"]: r["images_per_s"] for r in step_records(run)}
-    others = sorted(v for k, v in rates.items() if k not in (1, 4))
-    # Counting the 1 s pause would make step 4's rate about 16 images/s (16 images in ~1 s).
-    assert rates[4] > 0.3 * others[len(others) // 2], rates
+    # Counting the 1 s pause would make step 4 last over 1 s; a tiny step takes milliseconds (tenths
+    # of a second on a loaded machine), so half the pause tells the two apart without timing the step.
+    assert cfg.optim.batch_size / rates[4] < 0.5, rates
