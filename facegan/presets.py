@@ -40,7 +40,8 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
 ]}
 
 DEFAULT_PRESET = "dcgan-paper"
-# What benchmarks/quality_budget.py found best for a fixed CPU time budget (README, Performance).
+# The preset benchmarks/quality_budget.py runs by default. Not yet chosen from a full-length measurement:
+# only a short run (README, Performance) has compared it with the tutorial so far.
 RECOMMENDED_PRESET = "dcgan-paper"
 
 
