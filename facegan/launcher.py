@@ -1,6 +1,7 @@
-"""Work in progress (untested): the dashboard's multi-GPU launcher. Starts ``torchrun`` as a subprocess
-in its own process group, reads its status from the run folder, stops it with SIGINT (then SIGTERM,
-SIGKILL). Not yet wired into facegan.job's registry or the Train page."""
+"""The dashboard's multi-GPU launcher, core part only: starts ``torchrun`` as a subprocess in its own
+process group, reads progress from the run folder, stops it with SIGINT (then SIGTERM, SIGKILL).
+Tested on 2 gloo CPU processes (tests/test_launcher.py). Not yet wired into facegan.job's registry or the
+Train page; the command runs ``-m facegan`` from the current folder."""
 
 from __future__ import annotations
 
