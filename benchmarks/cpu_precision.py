@@ -1,0 +1,62 @@
+"""fp32 vs bf16 autocast for facegan's training step on this machine (dcgan-paper, 64 px, batch 128).
+
+    python benchmarks/cpu_precision.py [--rounds 3] [--device cpu]
+
+The two arms take turns (two steps each per round) on one batch in memory, so a changing load falls on
+both alike; prints images/s of each and the ratio. facegan's CPU default is fp32 (devices.amp_dtype);
+this measures whether bf16 would pay on the CPU at hand (AVX512-BF16 or AMX).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from facegan.devices import channels_last, pick_device  # noqa: E402
+from facegan.models import build_networks  # noqa: E402
+from facegan.presets import from_preset  # noqa: E402
+from facegan.training.step import GANStep, make_optimizers  # noqa: E402
+
+
+def make_step(cfg, device: torch.device, dtype: torch.dtype | None) -> GANStep:
+    G, D = build_networks(cfg)
+    fmt = torch.channels_last if channels_last(device) else torch.contiguous_format
+    G.to(device, memory_format=fmt)
+    D.to(device, memory_format=fmt)
+    opt_g, opt_d = make_optimizers(cfg, G, D)
+    return GANStep(cfg, G, D, opt_g, opt_d, device, generator=torch.Generator().manual_seed(0), amp_dtype=dtype)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--device", default="cpu")
+    args = ap.parse_args()
+    cfg, device = from_preset("dcgan-paper"), pick_device(args.device)
+    real = (torch.rand(128, 3, 64, 64, device=device) * 2 - 1).contiguous(memory_format=torch.channels_last)
+    arms = {"fp32": make_step(cfg, device, None), "bf16 autocast": make_step(cfg, device, torch.bfloat16)}
+    for step in arms.values():  # warm-up
+        step(real), step(real)
+    seconds = dict.fromkeys(arms, 0.0)
+    for _ in range(args.rounds):
+        for name, step in arms.items():
+            t0 = time.perf_counter()
+            step(real)
+            float(step(real)["loss_d"])
+            seconds[name] += time.perf_counter() - t0
+    images = 2 * args.rounds * 128
+    print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"CPU capability {torch.backends.cpu.get_cpu_capability()}")
+    for name, s in seconds.items():
+        print(f"{name:<14} {images / s:8.1f} images/s")
+    print(f"bf16 / fp32 speed: {seconds['fp32'] / seconds['bf16 autocast']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
