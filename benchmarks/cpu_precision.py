@@ -3,8 +3,8 @@
     python benchmarks/cpu_precision.py [--rounds 3] [--device cpu]
 
 The two arms take turns (two steps each per round) on one batch in memory, so a changing load falls on
-both alike; prints images/s of each and the ratio. facegan's CPU default is fp32 (devices.amp_dtype);
-this measures whether bf16 would pay on the CPU at hand (AVX512-BF16 or AMX).
+both alike; prints images/s of each and the ratio. It is why run.precision='auto' picks bf16 on CPUs with
+bf16 instructions (AVX512-BF16 or AMX; devices.amp_dtype) and fp32 on the others.
 """
 
 from __future__ import annotations

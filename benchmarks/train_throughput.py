@@ -84,7 +84,7 @@ def bare_step(preset: str, steps: int, device: str) -> dict:
     D.to(dev, memory_format=fmt)
     opt_g, opt_d = make_optimizers(cfg, G, D)
     step = GANStep(cfg, G, D, opt_g, opt_d, dev, generator=torch.Generator().manual_seed(0),
-                   amp_dtype=amp_dtype(dev))
+                   amp_dtype=amp_dtype(dev, cfg.run.precision))
     b = cfg.optim.batch_size
     real = (torch.rand(b, 3, 64, 64, device=dev) * 2 - 1).contiguous(memory_format=fmt)
     for _ in range(2):  # warm-up: first-call allocations and kernel choices

@@ -155,6 +155,10 @@ class RunConfig:
                     lo=0, hi=2**31 - 1)
     device: str = opt("auto", "'auto' picks CUDA, then Apple MPS, then the CPU; or name one "
                       "('cpu', 'cuda', 'cuda:1', 'mps').")
+    precision: str = opt("auto", "Arithmetic of the training step: 'bf16' runs the forward passes under "
+                         "bfloat16 autocast (weights and optimiser stay fp32), 'fp32' does not; 'auto' is bf16 "
+                         "on CUDA GPUs and CPUs with bf16 instructions (AVX512-BF16 or AMX), fp32 elsewhere.",
+                         choices=("auto", "fp32", "bf16"))
     runs_root: str = opt("checkpoints", "Folder that new run folders are created in.")
     run_dir: Optional[str] = opt(None, "Exact folder of this run (default: runs_root/<time>-<preset>).")
     sync_batchnorm: bool = opt(False, "Multi-GPU (torchrun) runs: compute BatchNorm statistics over the "

@@ -39,10 +39,31 @@ def describe(device: torch.device) -> str:
     return str(device)
 
 
-def amp_dtype(device: torch.device) -> torch.dtype | None:
-    """Mixed precision where it pays: bf16 autocast on CUDA GPUs that support it; full fp32 elsewhere
-    (on CPUs without AMX, bf16 convolutions are slower than fp32)."""
+def cpu_has_bf16() -> bool:
+    """Whether this CPU has bfloat16 instructions (AVX512-BF16 or AMX), which oneDNN uses for bf16
+    convolutions; without them bf16 is emulated and slower than fp32."""
+    caps = getattr(torch.cpu, "get_capabilities", lambda: {})()
+    return bool(caps.get("avx512_bf16") or caps.get("amx_bf16"))
+
+
+def amp_dtype(device: torch.device, precision: str = "auto") -> torch.dtype | None:
+    """The autocast dtype of the training step, or None for plain fp32.
+
+    'auto' is bf16 where it pays: on CUDA GPUs that support it, and on CPUs with bf16 instructions (on this
+    project's 2-core AVX512-BF16 EPYC a dcgan-paper step ran 1.63x faster: benchmarks/cpu_precision.py).
+    """
+    if precision == "fp32":
+        return None
+    if precision == "bf16":
+        if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+            raise FaceganError(f"run.precision is 'bf16' but {describe(device)} does not support bfloat16; "
+                               "use 'auto' or 'fp32'")
+        return torch.bfloat16
+    if precision != "auto":
+        raise FaceganError(f"run.precision: got {precision!r}; allowed: 'auto', 'fp32', 'bf16'")
     if device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    if device.type == "cpu" and cpu_has_bf16():
         return torch.bfloat16
     return None
 

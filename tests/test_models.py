@@ -253,7 +253,7 @@ def test_format_architecture():
 
 def test_ema_update_math():
     G = Generator(resolution=32, latent_dim=4, width=4)
-    ema = EMA(G, decay=0.9)
+    ema = EMA(G, decay=0.9, warmup=False)
     before = [p.detach().clone() for p in ema.model.parameters()]
     with torch.no_grad():
         for p in G.parameters():
@@ -270,6 +270,29 @@ def test_ema_update_math():
     for avg, old, p in zip(ema.model.parameters(), before, G.parameters()):
         assert torch.allclose(avg, 0.81 * old + 0.19 * p, atol=1e-6)
     assert not ema.model.training
+
+
+def test_ema_warm_up_lets_early_weights_count_little():
+    G = Generator(resolution=32, latent_dim=4, width=4)
+    ema = EMA(G, decay=0.999)
+    init = [p.detach().clone() for p in ema.model.parameters()]
+    seen = []
+    for n in range(2000):
+        seen.append(ema.current_decay())
+        if n == 0:
+            with torch.no_grad():
+                for p in G.parameters():
+                    p.add_(1.0)
+        ema.update(G)
+    assert seen[:3] == pytest.approx([0.1, 2 / 11, 3 / 12]) and seen[-1] == pytest.approx(2000 / 2009)
+    assert seen == sorted(seen)
+    # G jumped by 1 at the first update and stayed: the average has forgotten the initial weights (their
+    # share is the product of the decays, 9!·2000!/2009! ≈ 7e-25; without warm-up 0.999^2000 = 0.135).
+    for avg, old, p in zip(ema.model.parameters(), init, G.parameters()):
+        assert torch.allclose(avg, p, atol=1e-5) and not torch.allclose(avg, old, atol=0.5)
+    assert ema.updates == 2000
+    ema.updates = 10_000
+    assert ema.current_decay() == 0.999  # the ramp ends at the configured decay
 
 
 def test_ema_follows_spectral_generator():

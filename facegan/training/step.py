@@ -231,6 +231,7 @@ class GANStep:
         return {"d_steps_done": self.d_steps_done, "last_gp": self.last_gp,
                 "replay": self.replay.state_dict() if self.replay is not None else None,
                 "ema": self.ema.state_dict() if self.ema is not None else None,
+                "ema_updates": self.ema.updates if self.ema is not None else None,
                 "rng": self.rng.get_state() if self.rng is not None else None}
 
     def load_state_dict(self, state: dict) -> None:
@@ -241,5 +242,7 @@ class GANStep:
             self.replay.load_state_dict(state["replay"])
         if self.ema is not None and state.get("ema") is not None:
             self.ema.load_state_dict(state["ema"])
+            # Checkpoints from before the EMA warm-up have no count: theirs ran at the full decay.
+            self.ema.updates = int(state.get("ema_updates") or 1_000_000_000)
         if self.rng is not None and state.get("rng") is not None:
             self.rng.set_state(state["rng"])

@@ -167,7 +167,7 @@ def train(cfg: Config, *, resume: str | Path | None = None, control: Control | N
     opt_g, opt_d = make_optimizers(cfg, G, D)
     # G and D stay the plain modules (checkpoints, samples); the step trains their DDP wrappers.
     step = GANStep(cfg, dist.wrap(G, cfg.run.sync_batchnorm), dist.wrap(D, cfg.run.sync_batchnorm), opt_g, opt_d,
-                   device, generator=torch.Generator().manual_seed(cfg.run.seed), amp_dtype=amp_dtype(device),
+                   device, generator=torch.Generator().manual_seed(cfg.run.seed), amp_dtype=amp_dtype(device, cfg.run.precision),
                    shard=(dist.rank, dist.world))
     loader = BatchLoader(data.images, batch_size, device=device, flip=cfg.data.flip,
                          seed=cfg.run.seed, rank=dist.rank, world=dist.world)
