@@ -12,7 +12,7 @@ import sys
 
 from . import __version__
 from .config import Config, help_table
-from .errors import FaceganError
+from .errors import FaceganError, printable
 from .presets import DEFAULT_PRESET, PRESETS, from_preset
 
 
@@ -405,8 +405,16 @@ def _add_eval_parsers(sub) -> None:
     p.set_defaults(func=cmd_stats)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with what the person typed escaped in its error line (a stray control character would
+    otherwise break or garble it)."""
+
+    def error(self, message: str):
+        super().error(printable(message))
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m facegan", description="Face generation with DCGAN: "
+    parser = _Parser(prog="python -m facegan", description="Face generation with DCGAN: "
                                      "prepare data, train, sample and evaluate.")
     parser.add_argument("--version", action="version", version=f"facegan {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -491,7 +499,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except FaceganError as e:
-        print(f"facegan: error: {e}", file=sys.stderr)
+        print(f"facegan: error: {printable(str(e))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("facegan: interrupted", file=sys.stderr)

@@ -21,3 +21,9 @@ def first_line(e: BaseException) -> str:
     """The first line of an exception's message (its type name when the message is empty): enough for
     a one-line error that wraps a library's multi-line one."""
     return (str(e).splitlines() or [type(e).__name__])[0]
+
+
+def printable(text: str) -> str:
+    """``text`` with control and other unprintable characters written as escapes (``\\x1e``), so a
+    message quoting what somebody typed stays one line on a terminal and cannot move its cursor."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

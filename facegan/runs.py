@@ -78,6 +78,8 @@ def run_info(path: str | Path) -> RunInfo:
                     epochs=int(cfg["run"]["epochs"]), created=str(meta.get("created", "")),
                     source=str((meta.get("data") or {}).get("source", cfg["data"].get("source", ""))),
                     images=(meta.get("data") or {}).get("kept"))
+    except FaceganError as e:
+        return RunInfo(**base, problem=f"unreadable config.json ({e})")
     except (OSError, ValueError, KeyError, TypeError) as e:
         return RunInfo(**base, problem=f"unreadable config.json ({type(e).__name__}: {e})")
     records = run.read_metrics()

@@ -51,6 +51,25 @@ def test_argparse_errors_also_exit_2():
     assert res.returncode == 2 and "--data" in res.stderr and "Traceback" not in res.stderr
 
 
+def test_control_characters_typed_into_a_command_are_escaped_in_its_one_error_line():
+    # \x1e and \n both split a line for str.splitlines(); a terminal would show a broken message
+    for junk in ("\x1e0", "a\nb", "\x1b[2J"):
+        res = run_cli("presets", junk)
+        assert res.returncode == 2
+        lines = res.stderr.strip().splitlines()
+        assert lines[-1].startswith("python -m facegan: error: unrecognized arguments:"), res.stderr
+        assert repr(junk)[1:-1] in lines[-1]
+    res = run_cli("prepare", "--data", "/no/\x1b[31mred")  # facegan's own message quotes the path
+    assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1 and "\x1b" not in res.stderr
+
+
+def test_a_folder_with_a_plain_configuration_is_not_a_run_to_resume(tmp_path):
+    (tmp_path / "config.json").write_text(run_cli("config").stdout)
+    res = run_cli("train", "--resume", "--run-dir", str(tmp_path))
+    assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr
+    assert "not a facegan run folder" in res.stderr and "--config" in res.stderr
+
+
 def test_all_bad_source_exit_2(tmp_path):
     (tmp_path / "a.jpg").write_text("not a jpeg")
     res = run_cli("prepare", "--data", str(tmp_path))

@@ -70,22 +70,28 @@ class RunDir:
         return sorted(found)
 
     # -- creating and opening ------------------------------------------------------------------------
+    @staticmethod
+    def new_path(cfg: Config) -> Path:
+        """Where a new run of ``cfg`` goes: ``cfg.run.run_dir``, or a fresh ``<time>-<preset>`` under
+        runs_root (the dashboard's torchrun jobs name it before the processes create it)."""
+        if cfg.run.run_dir:
+            return Path(cfg.run.run_dir).expanduser()
+        root = Path(cfg.run.runs_root).expanduser()
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        path = root / f"{stamp}-{cfg.preset}"
+        n = 1
+        while path.exists():
+            n += 1
+            path = root / f"{stamp}-{cfg.preset}-{n}"
+        return path
+
     @classmethod
     def create(cls, cfg: Config, data_summary: dict) -> "RunDir":
-        """A new run folder: ``cfg.run.run_dir``, or a fresh ``<time>-<preset>`` under runs_root."""
-        if cfg.run.run_dir:
-            path = Path(cfg.run.run_dir).expanduser()
-            if path.exists() and any(path.iterdir()):
-                raise FaceganError(f"run folder {path} already holds files; resume it (--resume) or choose "
-                                   "another --run-dir")
-        else:
-            root = Path(cfg.run.runs_root).expanduser()
-            stamp = time.strftime("%Y%m%d-%H%M%S")
-            path = root / f"{stamp}-{cfg.preset}"
-            n = 1
-            while path.exists():
-                n += 1
-                path = root / f"{stamp}-{cfg.preset}-{n}"
+        """A new run folder at :meth:`new_path`; an explicit ``run.run_dir`` must be empty or absent."""
+        path = cls.new_path(cfg)
+        if cfg.run.run_dir and path.exists() and any(path.iterdir()):
+            raise FaceganError(f"run folder {path} already holds files; resume it (--resume) or choose "
+                               "another --run-dir")
         try:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as e:
@@ -104,14 +110,18 @@ class RunDir:
         return run
 
     def config(self) -> Config:
+        return Config.from_dict(self.meta()["config"])
+
+    def meta(self) -> dict:
+        """config.json's contents: the configuration under "config", then versions, seed and data."""
         try:
             meta = json.loads(self.config_path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as e:
             raise FaceganError(f"cannot read {self.config_path}: {e}") from None
-        return Config.from_dict(meta["config"])
-
-    def meta(self) -> dict:
-        return json.loads(self.config_path.read_text(encoding="utf-8"))
+        if not isinstance(meta, dict) or not isinstance(meta.get("config"), dict):
+            raise FaceganError(f"{self.path} is not a facegan run folder: its config.json has no run "
+                               "configuration (a plain configuration file goes to --config, not --run-dir)")
+        return meta
 
     # -- the metrics log -----------------------------------------------------------------------------
     def log(self, record: dict) -> None:
