@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import streamlit as st
 
-from facegan import job
+from facegan import devices, job
 from facegan.config import SECTIONS
 from facegan.presets import PRESETS
 from facegan.runs import RunInfo
@@ -296,6 +296,18 @@ def job_progress(s: job.JobStatus) -> None:
         st.progress(min(1.0, max(0.0, s.progress)), text=progress_text(s))
 
 
+def processes_input(key: str) -> int:
+    """How many GPUs to train on: offered only where there is more than one; 1 elsewhere."""
+    gpus = devices.gpu_count()
+    if gpus < 2:
+        return 1
+    return int(st.number_input(
+        "GPUs", min_value=1, max_value=gpus, value=gpus, step=1, key=key,
+        help="More than one trains with torchrun, one process per GPU (DistributedDataParallel). The batch "
+             "size is the global batch, shared by the GPUs, so it must divide by their number. A multi-GPU "
+             "run can be stopped and continued, but not paused."))
+
+
 def job_controls(s: job.JobStatus, key: str = "job") -> None:
     """Pause / Resume / Stop for the live job."""
     handle = job.current()
@@ -308,7 +320,9 @@ def job_controls(s: job.JobStatus, key: str = "job") -> None:
                       width="stretch", type="primary")
         else:
             st.button("Pause", icon=":material/pause:", key=f"{key}_pause", on_click=handle.pause,
-                      width="stretch", disabled=s.state not in ("running", "starting"))
+                      width="stretch", disabled=s.state not in ("running", "starting") or not s.can_pause,
+                      help=None if s.can_pause else "A multi-GPU run cannot pause; Stop saves a checkpoint "
+                                                    "and Continue picks it up.")
     with c2:
         st.button("Stop", icon=":material/stop:", key=f"{key}_stop", on_click=handle.stop, width="stretch",
                   disabled=s.state == "stopping",

@@ -31,6 +31,11 @@ def pick_device(name: str = "auto") -> torch.device:
     return device
 
 
+def gpu_count() -> int:
+    """CUDA GPUs on this machine: the most processes a multi-GPU (torchrun) run can start here."""
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
 def describe(device: torch.device) -> str:
     if device.type == "cuda":
         return f"{device} ({torch.cuda.get_device_name(device)})"

@@ -23,7 +23,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Mapping
+from typing import Callable, Mapping
 
 from .config import SECTIONS, Config
 from .errors import FaceganError
@@ -71,6 +71,8 @@ class JobStatus:
     warnings: tuple[str, ...] = ()     # the newest MAX_WARNINGS messages
     warning_count: int = 0
     parked: bool = False  # paused and the training thread is actually waiting (the step in flight is done)
+    processes: int = 1    # > 1: a multi-GPU job, trained by torchrun processes (facegan.launcher)
+    can_pause: bool = True  # torchrun jobs cannot pause (their ranks would hold the GPUs in a collective)
     error: str | None = None  # a FaceganError's message; anything else also carries its traceback
     started_at: float | None = None   # time.time()
     finished_at: float | None = None
@@ -251,12 +253,13 @@ class _Registry:
         self.job: JobHandle | None = None
         self.next_id = 1
 
-    def start(self, cfg: Config, resume: Path | None) -> JobHandle:
+    def start(self, make: Callable[[int], JobHandle]) -> JobHandle:
+        """Start ``make(job_id)``'s job unless another is live."""
         with self.lock:
             if self.job is not None and (busy := self.job.status()).live:
                 raise JobBusy(f"a training job is already {busy.state}: {_describe(self.job, busy)}; stop it "
                               "or wait for it to finish before starting another")
-            job = JobHandle(self.next_id, cfg, resume)
+            job = make(self.next_id)
             self.next_id += 1
             job._thread.start()  # may raise (no threads left): then the slot stays as it was
             self.job = job
@@ -266,17 +269,24 @@ class _Registry:
 _REGISTRY = _Registry()
 
 
-def start(cfg: Config | None, *, resume: str | Path | None = None) -> JobHandle:
+def start(cfg: Config | None, *, resume: str | Path | None = None, processes: int = 1) -> JobHandle:
     """Start training ``cfg`` in the background, or continue the run folder ``resume`` (then ``cfg`` may
     be None for the run's own configuration, or differ from it only in what a resume may change, such
-    as run.epochs). Raises :class:`JobBusy` while another job is live, and a FaceganError at once for
-    a resume that cannot work; everything that goes wrong later ends the job 'failed'."""
+    as run.epochs). ``processes > 1`` trains on that many GPUs with torchrun (see :mod:`facegan.launcher`).
+    Raises :class:`JobBusy` while another job is live, and a FaceganError at once for a resume or a
+    number of processes that cannot work; everything that goes wrong later ends the job 'failed'."""
     if resume is not None:
         resume = Path(resume).expanduser()
         cfg = _resume_config(cfg, RunDir.open(resume))
     elif cfg is None:
         raise FaceganError("start needs a configuration, or a run folder to resume")
-    return _REGISTRY.start(cfg, resume)
+    if processes == 1:
+        return _REGISTRY.start(lambda job_id: JobHandle(job_id, cfg, resume))
+    from .launcher import TorchrunJob, check_processes
+    check_processes(cfg, processes)
+    if resume is not None and set(_changed(RunDir.open(resume).config(), cfg)) - {"run.epochs"}:
+        raise FaceganError("a multi-GPU resume can change only run.epochs")
+    return _REGISTRY.start(lambda job_id: TorchrunJob(job_id, cfg, resume, processes))
 
 
 def current() -> JobHandle | None:
@@ -297,9 +307,13 @@ def _resume_config(cfg: Config | None, run: RunDir) -> Config:
     base = run.config()
     if cfg is None:
         return base
+    return resume_config(run, _changed(base, cfg))
+
+
+def _changed(base: Config, cfg: Config) -> dict[str, object]:
+    """``{'section.key': value}`` of what ``cfg`` sets differently from ``base``."""
     old, new = base.to_dict(), cfg.to_dict()
-    changed = {f"{s}.{k}": v for s in SECTIONS for k, v in new[s].items() if old[s].get(k) != v}
-    return resume_config(run, changed)
+    return {f"{s}.{k}": v for s in SECTIONS for k, v in new[s].items() if old[s].get(k) != v}
 
 
 def _describe(job: JobHandle, s: JobStatus) -> str:

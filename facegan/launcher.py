@@ -1,75 +1,231 @@
-"""The dashboard's multi-GPU launcher, core part only: starts ``torchrun`` as a subprocess in its own
-process group, reads progress from the run folder, stops it with SIGINT (then SIGTERM, SIGKILL).
-Tested on 2 gloo CPU processes (tests/test_launcher.py). Not yet wired into facegan.job's registry or the
-Train page; the command runs ``-m facegan`` from the current folder."""
+"""Multi-GPU training from the dashboard: a job whose training runs as a ``torchrun`` subprocess (one
+process per GPU) instead of a thread of the dashboard's process.
+
+The dashboard cannot host DDP itself: every rank must be its own process. So :class:`TorchrunJob` starts
+``python -m torch.distributed.run --standalone --nproc_per_node=K -m facegan train …`` in a process group
+of its own, and a watcher thread turns what rank 0 writes into the run folder (config.json, then
+metrics.jsonl records) into the same events a thread job hears from :func:`~facegan.training.trainer.train`,
+so both kinds of job give one :class:`~facegan.job.JobStatus`. Stop sends SIGINT to the group (the ranks
+agree on a step and rank 0 checkpoints), then SIGTERM and SIGKILL if it does not end. A torchrun job
+cannot pause: the ranks would sit in a collective, holding the GPUs.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 from .config import Config
+from .data.loader import steps_per_epoch
+from . import devices
+from .errors import FaceganError
+from .job import JobHandle
+from .training.run_dir import RunDir
+from .training.trainer import TrainResult
 
-LOG_NAME = "torchrun.log"
+LOG_NAME = "torchrun.log"   # the processes' output; copied into the run folder when the job ends
 CONFIG_NAME = "torchrun-config.json"
+POLL_S = 0.5                # how often the watcher reads the run folder
+STOP_GRACE_S = 120.0        # after SIGINT (then SIGTERM), how long before the next, harder signal
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGKILL)
+PREFIX = "facegan: error: "  # how the command line starts its one-line messages
 
 
-def torchrun_command(config_path: Path, run_dir: Path, nproc: int) -> list[str]:
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-            "-m", "facegan", "train", "--config", str(config_path), "--run-dir", str(run_dir)]
+def check_processes(cfg: Config, processes: int, gpus: int | None = None) -> None:
+    """Raise a FaceganError unless ``cfg`` can train on ``processes`` torchrun processes here: at most one
+    per GPU (CPU processes, for trying it out, need run.device 'cpu'), and a global batch they share evenly."""
+    if processes < 1:
+        raise FaceganError(f"the number of processes must be at least 1, not {processes}")
+    if processes == 1:
+        return
+    gpus = devices.gpu_count() if gpus is None else gpus
+    if cfg.run.device != "cpu" and processes > gpus:
+        raise FaceganError(f"{processes} processes need {processes} CUDA GPUs; this machine has {gpus}")
+    if cfg.optim.batch_size % processes:
+        raise FaceganError(f"optim.batch_size {cfg.optim.batch_size} is the global batch and must divide evenly "
+                           f"among the {processes} processes; choose a multiple of {processes}")
 
 
-def launch(cfg: Config, run_dir: Path, nproc: int, staging: Path) -> subprocess.Popen:
-    """Start the torchrun job; the config and the log live in ``staging`` (RunDir.create refuses a
-    run folder that already holds files, so they cannot go in ``run_dir`` before it exists)."""
+def torchrun_command(run_dir: Path, nproc: int, *, config_path: Path | None = None,
+                     resume_epochs: int | None = None) -> list[str]:
+    """The torchrun command line: a new run from ``config_path``, or (``resume_epochs``) a resume of
+    ``run_dir`` until that epoch."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
+           "-m", "facegan", "train", "--run-dir", str(run_dir)]
+    if resume_epochs is not None:
+        return [*cmd, "--resume", "--epochs", str(resume_epochs)]
+    return [*cmd, "--config", str(config_path)]
+
+
+def launch(cfg: Config, run_dir: Path, nproc: int, staging: Path, *, resume: bool = False) -> subprocess.Popen:
+    """Start the torchrun job in its own process group, from the folder facegan is imported from, with
+    its output in ``staging/torchrun.log`` (RunDir.create refuses a run folder that already holds files,
+    so neither the log nor the config may go in ``run_dir`` before rank 0 creates it)."""
     staging.mkdir(parents=True, exist_ok=True)
-    config_path = staging / CONFIG_NAME
-    config_path.write_text(cfg.to_json(), encoding="utf-8")
-    log = open(staging / LOG_NAME, "ab")
-    try:
-        return subprocess.Popen(torchrun_command(config_path, run_dir, nproc), stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-    finally:
-        log.close()
+    if resume:
+        cmd = torchrun_command(run_dir, nproc, resume_epochs=cfg.run.epochs)
+    else:
+        config_path = staging / CONFIG_NAME
+        config_path.write_text(cfg.to_json(), encoding="utf-8")
+        cmd = torchrun_command(run_dir, nproc, config_path=config_path)
+    # `-m facegan` must import this very package, wherever the dashboard was started from.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1]),
+                                                                    os.environ.get("PYTHONPATH")]))}
+    with open(staging / LOG_NAME, "ab") as log:
+        return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True, env=env)
 
 
-def stop(proc: subprocess.Popen, timeout: float = 60.0) -> int:
-    """SIGINT to the process group (torchrun forwards it once to each worker, which checkpoints), then
-    SIGTERM and SIGKILL after ``timeout`` each."""
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+class RunFolderTail:
+    """Reads a run folder that another process is writing, as trainer events: 'start' once config.json
+    exists, then 'log', 'epoch' and 'warning' for each new complete metrics.jsonl record. A resume
+    rewrites (trims) the log, so a log that shrank or was replaced is read again from the top."""
+
+    def __init__(self, run_dir: Path, world: int):
+        self.run, self.world = RunDir(run_dir), world
+        self.started = False
+        self._offset, self._inode, self._partial = 0, None, b""
+
+    def events(self) -> list[tuple[str, dict]]:
+        out: list[tuple[str, dict]] = []
+        if not self.started:
+            start = self._start_record()
+            if start is None:
+                return out
+            self.started = True
+            out.append(("start", start))
+        for rec in self._new_records():
+            kind = rec.get("kind")
+            if kind == "step":
+                out.append(("log", rec))
+            elif kind == "epoch":
+                out.append(("epoch", {**rec, "sample_path": str(self.run.path / rec["sample"])}))
+                out.append(("checkpoint", {"epoch": rec["epoch"], "step": rec["step"]}))  # every epoch end has one
+            elif kind == "warning":
+                out.append(("warning", rec))
+        return out
+
+    def _start_record(self) -> dict | None:
+        """What the trainer's own 'start' event says, from config.json (written once the data is ready)
+        and what the log already holds (a resumed run)."""
+        if not self.run.config_path.is_file():
+            return None
         try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            break
+            meta = self.run.meta()
+            cfg = Config.from_dict(meta["config"])
+            images = int(meta["data"]["kept"])
+        except (FaceganError, KeyError, TypeError, ValueError):
+            return None  # still being written (it is written atomically, so this is rare): next poll
+        per_epoch = steps_per_epoch(images, cfg.optim.batch_size // self.world, self.world)
+        done = self.run.read_metrics()
+        step = max((int(r["step"]) for r in done if isinstance(r.get("step"), int)), default=0)
+        epochs_done = max((int(r["epoch"]) for r in done if r.get("kind") == "epoch"), default=0)
+        return {"run_dir": str(self.run.path), "epochs_done": epochs_done, "step": step,
+                "device": f"{cfg.run.device} × {self.world} processes (torchrun)", "steps_per_epoch": per_epoch,
+                "total_steps": cfg.run.epochs * per_epoch, "epochs": cfg.run.epochs, "images": images}
+
+    def _new_records(self) -> list[dict]:
+        path = self.run.metrics_path
         try:
-            return proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            continue
-    return proc.wait()
-
-
-def read_progress(run_dir: Path) -> dict:
-    """Latest step record, epoch and sample grid from the run folder."""
-    out: dict = {"step": 0, "epoch": 0, "losses": {}, "latest_grid": None}
-    metrics = run_dir / "metrics.jsonl"
-    if metrics.is_file():
-        for line in metrics.read_text(encoding="utf-8").splitlines():
+            st = path.stat()
+        except FileNotFoundError:
+            return []
+        if st.st_ino != self._inode or st.st_size < self._offset:
+            self._offset, self._inode, self._partial = 0, st.st_ino, b""
+        if st.st_size == self._offset:
+            return []
+        with open(path, "rb") as f:
+            f.seek(self._offset)
+            chunk = f.read(st.st_size - self._offset)
+        self._offset += len(chunk)
+        *lines, self._partial = (self._partial + chunk).split(b"\n")  # the last piece may be a line half written
+        out = []
+        for line in lines:
             try:
                 rec = json.loads(line)
             except ValueError:
                 continue
-            out["step"], out["epoch"] = rec.get("step", out["step"]), rec.get("epoch", out["epoch"])
-            if rec.get("kind") == "step":
-                out["losses"] = {k: v for k, v in rec.items() if k.startswith("loss")}
-                out["images_per_s"] = rec.get("images_per_s")
-            elif rec.get("kind") == "epoch":
-                out["latest_grid"] = str(run_dir / rec["sample"])
-    return out
+            if isinstance(rec, dict):
+                out.append(rec)
+        return out
+
+
+class TorchrunJob(JobHandle):
+    """A :class:`~facegan.job.JobHandle` whose training is ``processes`` torchrun processes. Start it
+    through :func:`facegan.job.start` with ``processes > 1``."""
+
+    def __init__(self, job_id: int, cfg: Config, resume: Path | None, processes: int):
+        super().__init__(job_id, cfg, resume)
+        self.processes = processes
+        self.run_path = resume if resume is not None else RunDir.new_path(cfg)
+        self.staging = Path(tempfile.mkdtemp(prefix="facegan-torchrun-"))
+        self.proc: subprocess.Popen | None = None
+        self._update(run_dir=str(self.run_path), processes=processes, can_pause=False)
+
+    def pause(self):
+        """Not possible (see the module's note); the job goes on."""
+        return self.status()
+
+    def _run(self) -> None:
+        try:
+            self.proc = launch(self._cfg, self.run_path, self.processes, self.staging, resume=self._resume is not None)
+        except OSError as e:
+            self._finish("failed", error=f"could not start torchrun: {e}")
+            return
+        tail = RunFolderTail(self.run_path, self.processes)
+        signals, next_signal_at = iter(STOP_SIGNALS), 0.0
+        while True:
+            code = self.proc.poll()
+            for kind, rec in tail.events():
+                self._on_event(kind, rec)
+            if code is not None:
+                break
+            if self._control.stopping and time.monotonic() >= next_signal_at:
+                self._signal(next(signals, signal.SIGKILL))
+                next_signal_at = time.monotonic() + STOP_GRACE_S
+            time.sleep(POLL_S)
+        self._end(code)
+
+    def _signal(self, sig: int) -> None:
+        try:
+            os.killpg(self.proc.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def _end(self, code: int) -> None:
+        """The final state from the log: rank 0 prints 'stopped at epoch …' or 'finished at epoch …' last
+        (torchrun itself exits non-zero after a SIGINT even when the ranks stopped cleanly)."""
+        log = log_tail(self.staging / LOG_NAME, 400)
+        self._keep_log()
+        s = self._status
+        if "stopped at epoch" in log or (code == 0 and "finished at epoch" in log):
+            stopped = "stopped at epoch" in log
+            self._finish("stopped" if stopped else "finished",
+                         result=TrainResult(self.run_path, s.epoch, s.step, stopped=stopped))
+        else:
+            head = error_line(log) or (f"training was stopped before it saved anything (torchrun exited {code})"
+                                       if self._control.stopping else f"torchrun exited with status {code}")
+            details = "\n".join(log.splitlines()[-40:])
+            self._finish("failed", error=f"{head}\n\n{details}")
+
+    def _keep_log(self) -> None:
+        """Append this job's output to the run folder's torchrun.log (when the run folder exists) and
+        remove the staging folder (kept when the copy fails)."""
+        src = self.staging / LOG_NAME
+        if (self.run_path / "config.json").is_file() and src.is_file():
+            try:
+                with open(src, "rb") as f, open(self.run_path / LOG_NAME, "ab") as out:
+                    shutil.copyfileobj(f, out)
+            except OSError:
+                return
+        shutil.rmtree(self.staging, ignore_errors=True)
 
 
 def log_tail(path: Path, lines: int = 20) -> str:
@@ -80,16 +236,8 @@ def log_tail(path: Path, lines: int = 20) -> str:
 
 
 def error_line(tail: str) -> str | None:
+    """facegan's one-line error message among the processes' output (each rank prints the same one)."""
     for line in tail.splitlines():
-        if line.startswith("facegan: error:"):
-            return line
+        if line.startswith(PREFIX):
+            return line[len(PREFIX):]
     return None
-
-
-def wait_until(cond, timeout: float) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.2)
-    return cond()

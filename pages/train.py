@@ -9,6 +9,7 @@ from dashboard import widgets as w
 from dashboard.forms import SECTION_TITLES, collect
 from facegan import job
 from facegan.errors import FaceganError
+from facegan.launcher import check_processes
 from facegan.presets import PRESETS
 from facegan.runs import check_run_name, run_path
 from facegan.training.run_dir import RunDir
@@ -107,12 +108,21 @@ with st.expander("Networks: layers, shapes and parameters", icon=":material/acco
                                         "parameters": layer["params"]} for layer in a["layers"]])
                     st.dataframe(df, hide_index=True, width="stretch", key=f"arch_{net}")
 
-with st.columns([2, 3])[0]:
+c1, c2, _ = st.columns([2, 1, 2])
+with c1:
     run_name = st.text_input("Run name (optional)", key="train_run_name",
                              placeholder="automatic: date-time-preset",
                              help="The folder the run is saved in, inside the runs folder.").strip()
+with c2:
+    processes = w.processes_input("train_gpus")
 name_error = None
-if run_name and cfg is not None:
+if processes > 1 and cfg is not None:
+    try:
+        check_processes(cfg, processes)
+    except FaceganError as e:
+        name_error = str(e)
+        st.error(name_error, icon=":material/error:")
+if run_name and cfg is not None and not name_error:
     try:
         target = run_path(cfg.run.runs_root, check_run_name(run_name))
         if target.exists():
@@ -132,7 +142,7 @@ def start_training() -> None:
     try:
         if name:
             cfg = cfg.with_overrides({"run.run_dir": str(run_path(cfg.run.runs_root, name))})
-        job.start(cfg)
+        job.start(cfg, processes=int(st.session_state.get("train_gpus", 1)))
     except FaceganError as e:
         st.session_state["train_msg"] = str(e)
     else:
@@ -155,12 +165,18 @@ with st.expander("Continue a previous run", icon=":material/replay:"):
         r = w.run_picker("Run", "train_resume_run", runs,
                          help="A run continues exactly where its last checkpoint left it, with its own settings.")
         default = r.epochs if r.epochs_done < (r.epochs or 0) else r.epochs_done + 5
-        epochs = st.number_input("Train until epoch", min_value=max(1, r.epochs_done), max_value=1_000_000,
-                                 value=max(default, r.epochs_done + 1), step=1, key=f"train_resume_epochs.{r.name}")
+        c1, c2, _ = st.columns([2, 1, 2])
+        with c1:
+            epochs = st.number_input("Train until epoch", min_value=max(1, r.epochs_done), max_value=1_000_000,
+                                     value=max(default, r.epochs_done + 1), step=1,
+                                     key=f"train_resume_epochs.{r.name}")
+        with c2:
+            resume_processes = w.processes_input("train_resume_gpus")
         if st.button("Resume", icon=":material/play_arrow:", disabled=busy, key="train_continue"):
             try:
                 base = RunDir.open(r.path).config()
-                job.start(base.with_overrides({"run.epochs": int(epochs)}), resume=r.path)
+                job.start(base.with_overrides({"run.epochs": int(epochs)}), resume=r.path,
+                          processes=resume_processes)
             except FaceganError as e:
                 st.error(str(e), icon=":material/error:")
             else:

@@ -1,42 +1,146 @@
-"""The torchrun launcher (facegan.launcher) with 2 gloo CPU processes: finish, stop, failure."""
+"""Multi-GPU jobs (facegan.launcher): the dashboard's torchrun job, run here on 2 gloo CPU processes
+(no GPU): it is watched through the run folder, stops with a checkpoint, resumes, and fails with
+facegan's own message. The checks of the process count and the run-folder reader run without processes."""
+
+import json
+import os
+import time
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
-from facegan import launcher
+from facegan import job, launcher
+from facegan.errors import FaceganError
 from facegan.presets import from_preset
+from facegan.training.run_check import check_run
+from facegan.training.run_dir import RunDir
 
 TINY = ["resolution=32", "batch_size=16", "device=cpu", "synthetic_count=64", "g_width=8", "d_width=8",
         "sample_count=4", "log_every=1"]
+DEADLINE = 240.0  # seconds: torchrun and two processes importing torch on a busy 2-core machine
 
 
 def tiny(*more):
     return from_preset("dcgan-paper", [*TINY, *more])
 
 
-@pytest.mark.slow
-def test_a_launched_run_finishes_and_its_progress_is_read_from_the_run_folder(tmp_path):
-    proc = launcher.launch(tiny("epochs=1"), tmp_path / "run", 2, tmp_path / "staging")
-    assert proc.wait(240) == 0
-    progress = launcher.read_progress(tmp_path / "run")
-    assert (progress["step"], progress["epoch"]) == (4, 1)
-    assert set(progress["losses"]) >= {"loss_d", "loss_g"}
-    assert progress["latest_grid"].endswith("samples/epoch_0001.png")
-    assert "finished at epoch 1, step 4" in launcher.log_tail(tmp_path / "staging" / launcher.LOG_NAME)
+def wait_for(predicate, what: str, timeout: float = DEADLINE):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if value := predicate():
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}; status: {job.status()}")
+
+
+@pytest.fixture(autouse=True)
+def _empty_registry():
+    job._reset_for_tests()
+    yield
+    job._reset_for_tests(timeout=DEADLINE)
+
+
+def test_the_number_of_processes_is_checked_before_anything_starts():
+    cuda16 = tiny("device=auto")
+    launcher.check_processes(cuda16, 1, gpus=0)  # one process is the ordinary thread job
+    launcher.check_processes(cuda16, 4, gpus=4)
+    with pytest.raises(FaceganError, match="3 processes need 3 CUDA GPUs; this machine has 2"):
+        launcher.check_processes(cuda16, 3, gpus=2)
+    with pytest.raises(FaceganError, match="batch_size 16 is the global batch and must divide evenly among the 3"):
+        launcher.check_processes(cuda16, 3, gpus=8)
+    with pytest.raises(FaceganError, match="at least 1"):
+        launcher.check_processes(cuda16, 0)
+    launcher.check_processes(tiny(), 2, gpus=0)  # CPU processes (gloo): for trying it out without GPUs
+    with pytest.raises(FaceganError, match="must divide"):
+        job.start(tiny(), processes=3)
+    assert job.status().state == "idle"
+
+
+def test_the_torchrun_command_for_a_new_run_and_for_a_resume(tmp_path):
+    new = launcher.torchrun_command(tmp_path / "run", 4, config_path=tmp_path / "c.json")
+    assert new[1:6] == ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=4", "-m"]
+    assert new[6:] == ["facegan", "train", "--run-dir", str(tmp_path / "run"), "--config", str(tmp_path / "c.json")]
+    again = launcher.torchrun_command(tmp_path / "run", 2, resume_epochs=9)
+    assert again[6:] == ["facegan", "train", "--run-dir", str(tmp_path / "run"), "--resume", "--epochs", "9"]
+
+
+def test_the_run_folder_tail_gives_trainer_events_and_rereads_a_trimmed_log(tmp_path):
+    path = tmp_path / "run"
+    tail = launcher.RunFolderTail(path, world=2)
+    assert tail.events() == []  # rank 0 has not created the folder yet
+    run = RunDir.create(tiny("epochs=3", f"run_dir={path}"), {"kept": 70, "source": "synthetic"})
+    (kind, start), = tail.events()
+    # 70 images in 2 shards of 35, 8 per rank a step: 4 steps an epoch
+    assert kind == "start" and start["steps_per_epoch"] == 4 and start["total_steps"] == 12
+    assert start["images"] == 70 and start["step"] == 0 and "2 processes" in start["device"]
+    records = [{"epoch": 1, "step": s, "time": 0, "kind": "step", "loss_d": 1.0, "images_per_s": 50.0}
+               for s in (1, 2, 3, 4)]
+    records += [{"epoch": 1, "step": 4, "time": 0, "kind": "epoch", "sample": "samples/epoch_0001.png"},
+                {"epoch": 2, "step": 4, "time": 0, "kind": "warning", "message": "D is winning"}]
+    lines = [json.dumps(r) for r in records]
+    with open(run.metrics_path, "w") as f:
+        f.write("\n".join(lines[:3]) + "\n" + lines[3][:10])  # a line half written
+    assert [(k, r["step"]) for k, r in tail.events()] == [("log", 1), ("log", 2), ("log", 3)]
+    with open(run.metrics_path, "a") as f:
+        f.write(lines[3][10:] + "\n" + "\n".join(lines[4:]) + "\n")
+    events = tail.events()
+    assert [k for k, _ in events] == ["log", "epoch", "checkpoint", "warning"]
+    assert events[1][1]["sample_path"] == str(path / "samples" / "epoch_0001.png")
+    assert tail.events() == []
+    # A resume trims the log by writing a new file: it is read again from the top.
+    tmp = run.path / "m.tmp"
+    tmp.write_text("\n".join(lines[:2]) + "\n")
+    os.replace(tmp, run.metrics_path)
+    assert [(k, r["step"]) for k, r in tail.events()] == [("log", 1), ("log", 2)]
 
 
 @pytest.mark.slow
-def test_stop_ends_a_launched_run_with_a_checkpoint(tmp_path):
-    run = tmp_path / "run"
-    proc = launcher.launch(tiny("epochs=200"), run, 2, tmp_path / "staging")
-    assert launcher.wait_until(lambda: launcher.read_progress(run)["step"] > 0, 240)
-    launcher.stop(proc, timeout=60)
-    assert (run / "checkpoints" / "last.pt").is_file()
-    assert "stopped at epoch" in launcher.log_tail(tmp_path / "staging" / launcher.LOG_NAME, 200)
+def test_a_torchrun_job_is_watched_stopped_with_a_checkpoint_and_resumed_to_the_end(tmp_path):
+    run = tmp_path / "ddp"
+    handle = job.start(tiny("epochs=200", f"run_dir={run}"), processes=2)
+    assert isinstance(handle, launcher.TorchrunJob)
+    s = job.status()
+    assert s.run_dir == str(run) and s.processes == 2 and not s.can_pause  # known before the folder exists
+    with pytest.raises(job.JobBusy):
+        job.start(tiny("epochs=1", f"run_dir={tmp_path / 'other'}"))
+    s = wait_for(lambda: (s := job.status()).state == "running" and s.step >= 3 and s, "training to run")
+    assert s.total_steps == 200 * 4 and s.epochs == 200 and "2 processes" in s.device
+    assert set(s.losses) >= {"loss_d", "loss_g"} and s.images_per_s > 0
+
+    def controls():
+        from dashboard.widgets import job_controls
+        from facegan import job
+        job_controls(job.status(), key="t")
+    at = AppTest.from_function(controls, default_timeout=60).run()
+    assert at.button(key="t_pause").disabled and "cannot pause" in at.button(key="t_pause").help
+    assert handle.pause().state == "running"  # a no-op, never a paused job holding two processes
+
+    handle.stop(wait=DEADLINE)
+    s = job.status()
+    assert s.state == "stopped", s
+    stopped_at = s.step
+    assert RunDir(run).checkpoint_path("last").is_file() and (run / launcher.LOG_NAME).is_file()
+    assert not handle.staging.exists()
+    assert check_run(run).ok, check_run(run).problems
+
+    until = stopped_at // 4 + 2
+    job.start(tiny(f"epochs={until}", f"run_dir={run}"), resume=run, processes=2)
+    s = wait_for(lambda: (s := job.status()).state in job.END_STATES and s, "the resumed run to end")
+    assert s.state == "finished", s.error
+    assert (s.step, s.epoch, s.progress) == (until * 4, until, 1.0)
+    assert s.latest_grid == str(run / "samples" / f"epoch_{until:04d}.png")
+    check = check_run(run, epochs=until)
+    assert check.ok, check.problems
+    with pytest.raises(FaceganError, match="only run.epochs"):
+        job.start(tiny(f"epochs={until + 1}", f"run_dir={run}", "log_every=2"), resume=run, processes=2)
 
 
 @pytest.mark.slow
-def test_a_failing_launch_gives_the_error_line_from_the_log(tmp_path):
-    proc = launcher.launch(tiny("epochs=1", "data.source=/nonexistent/x"), tmp_path / "run", 2, tmp_path / "s")
-    assert proc.wait(240) != 0
-    line = launcher.error_line(launcher.log_tail(tmp_path / "s" / launcher.LOG_NAME, 200))
-    assert line and "/nonexistent/x" in line
+def test_a_failing_torchrun_job_shows_facegans_error_line(tmp_path):
+    job.start(tiny("epochs=1", "data.source=/nonexistent/faces", f"run_dir={tmp_path / 'run'}"), processes=2)
+    s = wait_for(lambda: (s := job.status()).state in job.END_STATES and s, "the job to fail")
+    assert s.state == "failed"
+    head, _, details = s.error.partition("\n\n")
+    assert "/nonexistent/faces" in head and "does not exist" in head and "Traceback" not in head
+    assert details.strip()  # the processes' output, for the technical details
+    assert not (tmp_path / "run").exists()

@@ -263,6 +263,31 @@ def test_train_start_watch_pause_stop_and_resume(runs_root):
     assert at.select_slider(key="train_grid_epoch").value == until  # follows the newest epoch
 
 
+@pytest.mark.slow
+def test_train_offers_gpus_where_there_are_several_and_trains_with_torchrun(runs_root, monkeypatch):
+    from facegan import devices
+    assert "train_gpus" not in [n.key for n in page("pages/train.py").number_input]  # no GPUs here: no choice
+    monkeypatch.setattr(devices, "gpu_count", lambda: 2)  # as on a 2-GPU machine (gloo CPU processes train)
+    at = page("pages/train.py")
+    set_tiny(at, epochs=2)
+    at.text_input(key="cfg.run.device").input("cpu").run()
+    assert at.number_input(key="train_gpus").value == 2  # all of them, by default
+    at.number_input(key="cfg.optim.batch_size").set_value(15).run()
+    assert "must divide evenly among the 2 processes" in texts(at, "error") and at.button(key="train_start").disabled
+    at.number_input(key="cfg.optim.batch_size").set_value(16)
+    at.text_input(key="train_run_name").input("two").run()
+    at.button(key="train_start").click().run()
+    assert not at.exception, at.exception
+    assert job.status().processes == 2 and job.status().run_dir == str(runs_root / "two")
+    wait_for(lambda: job.status().state in job.END_STATES, "the torchrun job to end", timeout=240)
+    assert job.status().state == "finished", job.status().error
+    at.run()
+    assert "Finished" in texts(at, "markdown") and at.get("plotly_chart") and at.get("image")
+    assert at.select_slider(key="train_grid_epoch").value == 2
+    at.selectbox(key="train_resume_run").set_value("two").run()
+    assert at.number_input(key="train_resume_gpus").value == 2  # a resume may use the GPUs too
+
+
 def test_train_shows_why_a_job_failed(runs_root, tmp_path):
     at = page("pages/train.py")
     at.text_input(key="cfg.data.source").input(str(tmp_path / "no-such-faces")).run()

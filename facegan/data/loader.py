@@ -28,6 +28,17 @@ def to_float(batch_u8: torch.Tensor) -> torch.Tensor:
     return batch_u8.permute(0, 3, 1, 2).float().mul_(1 / 127.5).sub_(1.0)
 
 
+def rank_batch(n: int, batch_size: int, world: int = 1) -> int:
+    """Images per step on each of ``world`` ranks sharing ``n`` images: the per-rank ``batch_size``, or
+    the whole shard when it is smaller (a data set smaller than one batch still trains)."""
+    return min(batch_size, n // world)
+
+
+def steps_per_epoch(n: int, batch_size: int, world: int = 1) -> int:
+    """Steps an epoch takes (the incomplete last batch is dropped)."""
+    return (n // world) // rank_batch(n, batch_size, world)
+
+
 class BatchLoader:
     """Shuffled, optionally flipped batches of a prepared data set, ``len(self)`` per epoch.
 
@@ -42,14 +53,13 @@ class BatchLoader:
         self.device = torch.device(device)
         self.flip, self.seed, self.rank, self.world = flip, seed, rank, world
         self.n = len(images)
-        # A data set smaller than one batch still trains: the batch is the whole set.
-        self.batch_size = min(batch_size, self.n // world)
+        self.batch_size = rank_batch(self.n, batch_size, world)
         if self.batch_size < 1:
             raise ValueError(f"{self.n} images cannot be shared by {world} processes")
         self.data = _place(images, self.device)
 
     def __len__(self) -> int:
-        return (self.n // self.world) // self.batch_size
+        return steps_per_epoch(self.n, self.batch_size, self.world)
 
     def epoch(self, epoch: int, start: int = 0) -> Iterator[torch.Tensor]:
         """The batches of ``epoch`` from batch index ``start`` on (the incomplete last one is dropped,
