@@ -12,6 +12,7 @@ cannot pause: the ranks would sit in a collective, holding the GPUs.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
@@ -179,6 +180,8 @@ class TorchrunJob(JobHandle):
         except OSError as e:
             self._finish("failed", error=f"could not start torchrun: {e}")
             return
+        # The processes live in a session of their own, so nothing else ends them with the dashboard.
+        atexit.register(self._stop_at_exit)
         tail = RunFolderTail(self.run_path, self.processes)
         signals, next_signal_at = iter(STOP_SIGNALS), 0.0
         while True:
@@ -193,6 +196,18 @@ class TorchrunJob(JobHandle):
             time.sleep(POLL_S)
         self._end(code)
 
+    def _stop_at_exit(self) -> None:
+        """When this Python exits (the dashboard server stops), stop a live job as Stop would: SIGINT, a
+        checkpoint, then harder signals. This thread (a daemon) is gone by then, so this waits itself."""
+        for sig in STOP_SIGNALS:
+            if self.proc.poll() is not None:
+                return
+            self._signal(sig)
+            try:
+                self.proc.wait(STOP_GRACE_S)
+            except subprocess.TimeoutExpired:
+                continue
+
     def _signal(self, sig: int) -> None:
         try:
             os.killpg(self.proc.pid, sig)
@@ -202,6 +217,7 @@ class TorchrunJob(JobHandle):
     def _end(self, code: int) -> None:
         """The final state from the log: rank 0 prints 'stopped at epoch …' or 'finished at epoch …' last
         (torchrun itself exits non-zero after a SIGINT even when the ranks stopped cleanly)."""
+        atexit.unregister(self._stop_at_exit)
         log = log_tail(self.staging / LOG_NAME, 400)
         self._keep_log()
         s = self._status

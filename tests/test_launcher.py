@@ -4,6 +4,8 @@ facegan's own message. The checks of the process count and the run-folder reader
 
 import json
 import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -14,6 +16,8 @@ from facegan.errors import FaceganError
 from facegan.presets import from_preset
 from facegan.training.run_check import check_run
 from facegan.training.run_dir import RunDir
+
+from .conftest import ROOT
 
 TINY = ["resolution=32", "batch_size=16", "device=cpu", "synthetic_count=64", "g_width=8", "d_width=8",
         "sample_count=4", "log_every=1"]
@@ -144,3 +148,27 @@ def test_a_failing_torchrun_job_shows_facegans_error_line(tmp_path):
     assert "/nonexistent/faces" in head and "does not exist" in head and "Traceback" not in head
     assert details.strip()  # the processes' output, for the technical details
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow
+def test_a_torchrun_job_is_stopped_with_a_checkpoint_when_its_process_exits(tmp_path):
+    """The dashboard server exiting (here: a Python that started a job and returns) leaves no processes."""
+    run = tmp_path / "run"
+    script = f"""
+import time
+from facegan import job
+from facegan.presets import from_preset
+h = job.start(from_preset("dcgan-paper", {[*TINY, "epochs=500", f"run_dir={run}"]!r}), processes=2)
+end = time.monotonic() + {DEADLINE}
+while job.status().step < 3 and time.monotonic() < end:
+    time.sleep(0.2)
+print(h.proc.pid, job.status().step, flush=True)
+"""
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=2 * DEADLINE)
+    assert out.returncode == 0, out.stderr[-3000:]
+    pid, step = map(int, out.stdout.split())
+    assert step >= 3
+    with pytest.raises(ProcessLookupError):
+        os.killpg(pid, 0)  # the whole process group is gone
+    check = check_run(run)
+    assert check.ok and check.last_step >= step, check.problems
