@@ -32,3 +32,17 @@ def run_cli(*args: str, timeout: float = 300):
     import subprocess
     return subprocess.run([sys.executable, "-m", "facegan", *args], cwd=ROOT, capture_output=True,
                           text=True, timeout=timeout)
+
+
+def wait_for(predicate, what: str, timeout: float, every: float = 0.05):
+    """``predicate()``'s first truthy value, polled every ``every`` s; fails after ``timeout`` s naming
+    ``what`` and the training job's status (what every waiting test wants to see then)."""
+    import time
+
+    from facegan import job
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if value := predicate():
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}; status: {job.status()}")

@@ -17,6 +17,8 @@ from facegan.training.checkpoint import load_checkpoint
 from facegan.training.run_dir import RunDir
 from facegan.training.trainer import TrainResult
 
+from . import conftest
+
 STEPS_PER_EPOCH = 4  # 64 images, batch 16
 DEADLINE = 60.0
 
@@ -28,13 +30,7 @@ def tiny(run_dir: Path, epochs: int, *extra: str):
 
 
 def wait_for(predicate, what: str, timeout: float = DEADLINE, every: float = 0.005):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}; status: {job.status()}")
+    return conftest.wait_for(predicate, what, timeout, every)
 
 
 def finished(handle, timeout: float = DEADLINE) -> job.JobStatus:

@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -17,6 +16,7 @@ from facegan.presets import from_preset
 from facegan.training.run_check import check_run
 from facegan.training.run_dir import RunDir
 
+from . import conftest
 from .conftest import ROOT
 
 TINY = ["resolution=32", "batch_size=16", "device=cpu", "synthetic_count=64", "g_width=8", "d_width=8",
@@ -29,12 +29,7 @@ def tiny(*more):
 
 
 def wait_for(predicate, what: str, timeout: float = DEADLINE):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if value := predicate():
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}; status: {job.status()}")
+    return conftest.wait_for(predicate, what, timeout, 0.1)
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,6 @@ not fire ``st.fragment(run_every=...)`` by itself, so the tests call ``run()`` a
 """
 
 import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from facegan.presets import from_preset
 from facegan.training.run_dir import RunDir
 from facegan.training.trainer import train
 
+from . import conftest
 from .conftest import ROOT
 
 DEADLINE = 90.0
@@ -26,12 +26,7 @@ TINY = ["resolution=32", "synthetic_count=64", "batch_size=16", "g_width=8", "d_
 
 
 def wait_for(predicate, what: str, timeout: float = DEADLINE):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if value := predicate():
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}; status: {job.status()}")
+    return conftest.wait_for(predicate, what, timeout)
 
 
 @pytest.fixture(scope="module")
