@@ -276,16 +276,19 @@ def start(cfg: Config | None, *, resume: str | Path | None = None, processes: in
     Raises :class:`JobBusy` while another job is live, and a FaceganError at once for a resume or a
     number of processes that cannot work; everything that goes wrong later ends the job 'failed'."""
     if resume is not None:
+        # train() itself does not check that the config it is given belongs to the run it resumes
         resume = Path(resume).expanduser()
-        cfg = _resume_config(cfg, RunDir.open(resume))
+        run = RunDir.open(resume)
+        changed = _changed(run.config(), cfg) if cfg is not None else {}
+        if processes > 1 and set(changed) - {"run.epochs"}:  # `train --resume` under torchrun takes --epochs only
+            raise FaceganError("a multi-GPU resume can change only run.epochs")
+        cfg = resume_config(run, changed)
     elif cfg is None:
         raise FaceganError("start needs a configuration, or a run folder to resume")
     if processes == 1:
         return _REGISTRY.start(lambda job_id: JobHandle(job_id, cfg, resume))
     from .launcher import TorchrunJob, check_processes
     check_processes(cfg, processes)
-    if resume is not None and set(_changed(RunDir.open(resume).config(), cfg)) - {"run.epochs"}:
-        raise FaceganError("a multi-GPU resume can change only run.epochs")
     return _REGISTRY.start(lambda job_id: TorchrunJob(job_id, cfg, resume, processes))
 
 
@@ -299,15 +302,6 @@ def status() -> JobStatus:
     """The current job's status; state 'idle' when none has started in this process."""
     job = current()
     return job.status() if job is not None else JobStatus()
-
-
-def _resume_config(cfg: Config | None, run: RunDir) -> Config:
-    """The run's configuration with what ``cfg`` changes, which may only be what a resume allows
-    (train() itself does not check that the config it is given belongs to the run it resumes)."""
-    base = run.config()
-    if cfg is None:
-        return base
-    return resume_config(run, _changed(base, cfg))
 
 
 def _changed(base: Config, cfg: Config) -> dict[str, object]:

@@ -86,23 +86,29 @@ def launch(cfg: Config, run_dir: Path, nproc: int, staging: Path, *, resume: boo
 
 class RunFolderTail:
     """Reads a run folder that another process is writing, as trainer events: 'start' once config.json
-    exists, then 'log', 'epoch' and 'warning' for each new complete metrics.jsonl record. A resume
-    rewrites (trims) the log, so a log that shrank or was replaced is read again from the top."""
+    exists, then 'log', 'epoch' and 'warning' for each new complete metrics.jsonl record. Records from
+    before ``since`` (a resumed run's history) only set the 'start' record's position; they are skipped
+    again when a resume's trim rewrites the log, which is then read from the top."""
 
-    def __init__(self, run_dir: Path, world: int):
-        self.run, self.world = RunDir(run_dir), world
+    def __init__(self, run_dir: Path, world: int, since: float):
+        self.run, self.world, self.since = RunDir(run_dir), world, since
         self.started = False
         self._offset, self._inode, self._partial = 0, None, b""
 
     def events(self) -> list[tuple[str, dict]]:
         out: list[tuple[str, dict]] = []
-        if not self.started:
-            start = self._start_record()
-            if start is None:
-                return out
+        start = None if self.started else self._start_record()
+        if not self.started and start is None:
+            return out
+        records = self._new_records()
+        new = [r for r in records if r.get("time", 0) >= self.since]
+        if start is not None:
+            old = [r for r in records if r.get("time", 0) < self.since]
+            start["step"] = max((int(r["step"]) for r in old if isinstance(r.get("step"), int)), default=0)
+            start["epochs_done"] = max((int(r["epoch"]) for r in old if r.get("kind") == "epoch"), default=0)
             self.started = True
             out.append(("start", start))
-        for rec in self._new_records():
+        for rec in new:
             kind = rec.get("kind")
             if kind == "step":
                 out.append(("log", rec))
@@ -114,8 +120,8 @@ class RunFolderTail:
         return out
 
     def _start_record(self) -> dict | None:
-        """What the trainer's own 'start' event says, from config.json (written once the data is ready)
-        and what the log already holds (a resumed run)."""
+        """What the trainer's own 'start' event says, from config.json (written once the data is ready);
+        the position is filled in from the log."""
         if not self.run.config_path.is_file():
             return None
         try:
@@ -125,12 +131,9 @@ class RunFolderTail:
         except (FaceganError, KeyError, TypeError, ValueError):
             return None  # still being written (it is written atomically, so this is rare): next poll
         per_epoch = steps_per_epoch(images, cfg.optim.batch_size // self.world, self.world)
-        done = self.run.read_metrics()
-        step = max((int(r["step"]) for r in done if isinstance(r.get("step"), int)), default=0)
-        epochs_done = max((int(r["epoch"]) for r in done if r.get("kind") == "epoch"), default=0)
-        return {"run_dir": str(self.run.path), "epochs_done": epochs_done, "step": step,
-                "device": f"{cfg.run.device} × {self.world} processes (torchrun)", "steps_per_epoch": per_epoch,
-                "total_steps": cfg.run.epochs * per_epoch, "epochs": cfg.run.epochs, "images": images}
+        return {"run_dir": str(self.run.path), "device": f"{cfg.run.device} × {self.world} processes (torchrun)",
+                "steps_per_epoch": per_epoch, "total_steps": cfg.run.epochs * per_epoch, "epochs": cfg.run.epochs,
+                "images": images}
 
     def _new_records(self) -> list[dict]:
         path = self.run.metrics_path
@@ -175,6 +178,7 @@ class TorchrunJob(JobHandle):
         return self.status()
 
     def _run(self) -> None:
+        launched = time.time()
         try:
             self.proc = launch(self._cfg, self.run_path, self.processes, self.staging, resume=self._resume is not None)
         except OSError as e:
@@ -182,7 +186,7 @@ class TorchrunJob(JobHandle):
             return
         # The processes live in a session of their own, so nothing else ends them with the dashboard.
         atexit.register(self._stop_at_exit)
-        tail = RunFolderTail(self.run_path, self.processes)
+        tail = RunFolderTail(self.run_path, self.processes, since=launched)
         signals, next_signal_at = iter(STOP_SIGNALS), 0.0
         while True:
             code = self.proc.poll()

@@ -115,22 +115,22 @@ with c1:
                              help="The folder the run is saved in, inside the runs folder.").strip()
 with c2:
     processes = w.processes_input("train_gpus")
-name_error = None
+start_error = None
 if processes > 1 and cfg is not None:
     try:
         check_processes(cfg, processes)
     except FaceganError as e:
-        name_error = str(e)
-        st.error(name_error, icon=":material/error:")
-if run_name and cfg is not None and not name_error:
+        start_error = str(e)
+        st.error(start_error, icon=":material/error:")
+if run_name and cfg is not None and not start_error:
     try:
         target = run_path(cfg.run.runs_root, check_run_name(run_name))
         if target.exists():
-            name_error = f"A run named {run_name!r} already exists; choose another name."
+            start_error = f"A run named {run_name!r} already exists; choose another name."
     except FaceganError as e:
-        name_error = str(e)
-    if name_error:
-        st.error(name_error, icon=":material/error:")
+        start_error = str(e)
+    if start_error:
+        st.error(start_error, icon=":material/error:")
 
 
 def start_training() -> None:
@@ -150,7 +150,7 @@ def start_training() -> None:
 
 
 st.button("Start training", type="primary", icon=":material/play_arrow:", key="train_start",
-          disabled=busy or cfg is None or bool(name_error), on_click=start_training,
+          disabled=busy or cfg is None or bool(start_error), on_click=start_training,
           help="Another run is training; stop it first." if busy else None)
 if msg := st.session_state.pop("train_msg", None):
     st.error(msg, icon=":material/error:")

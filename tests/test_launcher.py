@@ -65,7 +65,7 @@ def test_the_torchrun_command_for_a_new_run_and_for_a_resume(tmp_path):
 
 def test_the_run_folder_tail_gives_trainer_events_and_rereads_a_trimmed_log(tmp_path):
     path = tmp_path / "run"
-    tail = launcher.RunFolderTail(path, world=2)
+    tail = launcher.RunFolderTail(path, world=2, since=0.0)
     assert tail.events() == []  # rank 0 has not created the folder yet
     run = RunDir.create(tiny("epochs=3", f"run_dir={path}"), {"kept": 70, "source": "synthetic"})
     (kind, start), = tail.events()
@@ -91,6 +91,19 @@ def test_the_run_folder_tail_gives_trainer_events_and_rereads_a_trimmed_log(tmp_
     tmp.write_text("\n".join(lines[:2]) + "\n")
     os.replace(tmp, run.metrics_path)
     assert [(k, r["step"]) for k, r in tail.events()] == [("log", 1), ("log", 2)]
+
+    # A resume's watcher: what the log held before it launched gives the start position, not events,
+    # also when the resume's trim rewrites the log; what the resumed processes write is read as usual.
+    tmp.write_text("\n".join(lines) + "\n")
+    os.replace(tmp, run.metrics_path)
+    resumed = launcher.RunFolderTail(path, world=2, since=1.0)
+    (kind, start), = resumed.events()
+    assert kind == "start" and (start["step"], start["epochs_done"]) == (4, 1)
+    tmp.write_text("\n".join(lines[:4]) + "\n")
+    os.replace(tmp, run.metrics_path)
+    with open(run.metrics_path, "a") as f:
+        f.write(json.dumps({"epoch": 2, "step": 5, "time": 2.0, "kind": "step", "loss_d": 1.0}) + "\n")
+    assert [(k, r["step"]) for k, r in resumed.events()] == [("log", 5)]
 
 
 @pytest.mark.slow

@@ -15,7 +15,7 @@ at most; compare FIDs only within one pipeline.
 
 On a CPU the scripted network is rewritten once loaded (:func:`_for_cpu`): BatchNorm folded into the
 convolutions, activations channels-last throughout, 8 images a pass; the same features to float32 rounding
-(tests/test_features.py holds it to the plain file), ~1.7x as fast as the plain file run 64 images a pass
+(tests/test_features.py holds it to the plain file), ~1.8x as fast as the plain file run 64 images a pass
 on the project's 2-core EPYC. bf16 autocast would be faster still there (AVX512-BF16) but moved FIDs by
 2e-3 relative, so it is not used. On CUDA the file runs as it is, with cuDNN's TF32 turned off while it
 does (:func:`_ieee_fp32`): TF32 keeps 10 of float32's 23 mantissa bits of every convolution input.
