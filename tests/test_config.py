@@ -107,3 +107,10 @@ def test_any_override_gives_a_valid_config_or_a_config_error(key, value):
         assert str(e)
     else:
         assert Config.from_json(cfg.to_json()) == cfg
+
+
+def test_quick_64_is_stable_64_at_width_32_as_the_quality_benchmark_measured_it():
+    quick = from_preset("quick-64").to_dict()
+    measured = from_preset("stable-64", ["model.g_width=32", "model.d_width=32"]).to_dict()
+    assert quick.pop("preset") == "quick-64" and measured.pop("preset") == "stable-64"
+    assert quick == measured
