@@ -19,6 +19,7 @@ from .errors import ConfigError
 
 RESOLUTIONS = (32, 64, 128)
 NOISE_SCHEDULES = ("constant", "linear", "cyclic", "off_after")
+AUGMENT_OPS = ("color", "translation", "cutout")  # facegan.training.augment implements each
 
 
 def opt(default: Any, help: str, *, choices: tuple | None = None, lo: float | None = None,
@@ -122,6 +123,19 @@ class TricksConfig:
                                lo=0, hi=1_000_000, group="replay buffer")
     replay_fraction: float = opt(0.25, "Fraction of D's fake batch drawn from the replay buffer.",
                                  lo=0.0, hi=1.0, group="replay buffer")
+    diffaugment: str = opt("", "DiffAugment: comma-separated ops applied to every image D sees, real and "
+                           "fake, in D's and G's updates (differentiable, so G learns through them): 'color', "
+                           "'translation', 'cutout'. Lets D learn from a small data set without memorising it. "
+                           "Empty: off.", group="augmentation")
+    augment_p: float = opt(1.0, "Probability that each augmentation op is applied to each image (where an "
+                           "adaptive p starts).", lo=0.0, hi=1.0, group="augmentation")
+    augment_adaptive: bool = opt(False, "Adapt p as ADA does: raise it while D is too sure of the real faces "
+                                 "(the share of reals it scores positive is above augment_target), lower it "
+                                 "otherwise.", group="augmentation")
+    augment_target: float = opt(0.6, "Target of the adaptive p's overfitting signal E[sign(D(real))].",
+                                lo=0.0, hi=1.0, group="augmentation")
+    augment_speed: int = opt(100_000, "Images over which an adaptive p can move from 0 to 1.", lo=1_000,
+                             hi=100_000_000, group="augmentation")
 
 
 @dataclass
@@ -269,9 +283,20 @@ class Config:
         if t.real_label[0] <= t.fake_label[1]:
             raise ConfigError("tricks.real_label", t.real_label,
                               f"a range above tricks.fake_label {t.fake_label} (they may not overlap)")
+        augment_policy(t.diffaugment)
         if o.d_batch == "joint" and self.model.d_norm == "batch" and o.gp == "wgan-gp":
             raise ConfigError("model.d_norm", "batch", "'spectral' or 'none' with the WGAN-GP penalty "
                               "(BatchNorm mixes samples, so per-sample gradient norms are meaningless)")
+
+
+def augment_policy(policy: str) -> tuple[str, ...]:
+    """``"color, translation"`` -> ``("color", "translation")``; ``""`` -> ``()``. A name outside
+    :data:`AUGMENT_OPS`, or one named twice, is a :class:`ConfigError`."""
+    ops = tuple(op.strip() for op in policy.split(",") if op.strip())
+    if any(op not in AUGMENT_OPS for op in ops) or len(set(ops)) != len(ops):
+        raise ConfigError("tricks.diffaugment", policy, "a comma-separated list of distinct ops from "
+                          + ", ".join(AUGMENT_OPS) + " (e.g. 'color,translation,cutout'), or empty for off")
+    return ops
 
 
 # -- field machinery ---------------------------------------------------------------------------------

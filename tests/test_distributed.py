@@ -67,7 +67,10 @@ def test_two_processes_write_one_run_folder_and_resume_on_one(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("penalty", [["loss=hinge", "gp=r1", "gp_weight=1"], ["loss=wgan", "gp=wgan-gp"]])
+@pytest.mark.parametrize("penalty", [
+    ["loss=hinge", "gp=r1", "gp_weight=1"], ["loss=wgan", "gp=wgan-gp"],
+    # DiffAugment's per-image draws are taken for the global batch and split like the latents
+    ["loss=hinge", "gp=r1", "gp_weight=1", "diffaugment=color,translation,cutout", "augment_p=0.5"]])
 def test_two_processes_average_gradients_like_one_process(tmp_path, penalty):
     """One step's gradients of G and D (the penalty's double backward included) on each of 2 processes
     equal one process's on the whole global batch, relative to each tensor's norm; the same ranks with the

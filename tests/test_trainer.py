@@ -65,8 +65,11 @@ def _stop_at(n: int, control: Control):
 @pytest.mark.parametrize("preset, extra", [
     ("dcgan-paper", []),
     # every stateful trick at once: replay buffer, EMA, noise layers and instance noise on schedules,
-    # smoothed and flipped labels, dropout, and two D steps per G step
-    ("stable-64", ["instance_noise_std=0.1", "d_dropout=0.2", "d_steps=2", "replay_capacity=32"]),
+    # smoothed and flipped labels, dropout, two D steps per G step, and DiffAugment with an adaptive p
+    # that moves fast enough to change within the run
+    ("stable-64", ["instance_noise_std=0.1", "d_dropout=0.2", "d_steps=2", "replay_capacity=32",
+                   "diffaugment=color,translation,cutout", "augment_adaptive=true", "augment_p=0.2",
+                   "augment_speed=1000"]),
 ])
 def test_resume_is_exact(tmp_path, preset, extra):
     extra = ["epochs=3", *extra]
@@ -79,8 +82,14 @@ def test_resume_is_exact(tmp_path, preset, extra):
     assert (second.step, second.epochs_done, second.stopped) == (whole.step, 3, False)
     a, b = step_records(RunDir(whole.run_dir)), step_records(run)
     assert [r["step"] for r in b] == list(range(1, whole.step + 1))
+    keys = ["loss_d", "loss_g", "d_real", "d_fake", "grad_norm_d", "grad_norm_g"]
+    if "augment_adaptive=true" in extra:
+        keys.append("augment_p")
+        # p really adapted, and stands elsewhere than where it started at the stop, so a resume that lost
+        # it would show
+        assert len({r["augment_p"] for r in a}) > 3 and a[7]["augment_p"] != 0.2
     for ra, rb in zip(a, b):
-        for key in ("loss_d", "loss_g", "d_real", "d_fake", "grad_norm_d", "grad_norm_g"):
+        for key in keys:
             assert ra[key] == rb[key], (ra["step"], key)
     ga = load_checkpoint(RunDir(whole.run_dir).checkpoint_path("last"))["G"]
     gb = load_checkpoint(run.checkpoint_path("last"))["G"]

@@ -11,7 +11,7 @@ The trainer loop owns the data, the epochs, the run folder and the checkpoints; 
             step.set_epoch(epoch + i / len(loader))
             stats = step(real.to(device))     # 0-dim tensors; .item() them only when logging
 
-Randomness: latents, labels, instance noise, replay picks and WGAN-GP mixing come from
+Randomness: latents, labels, instance noise, replay picks, WGAN-GP mixing and DiffAugment come from
 ``generator`` (moved to ``device`` as a derived generator when it lives elsewhere, since CUDA
 tensors need a CUDA generator); noise layers, dropout and spectral norm's vectors use the global
 RNG, which the caller seeds. Nothing reads a value back to the host, so steps queue on the device
@@ -32,9 +32,10 @@ from typing import Callable, Iterator
 import torch
 from torch import nn
 
-from ..config import Config
+from ..config import Config, augment_policy
 from ..models.ema import EMA, unwrap
 from ..models.layers import randn_as
+from .augment import AdaptiveP, diff_augment
 from .labels import LabelSpec, d_labels
 from .losses import d_loss, g_loss, penalty_scale, r1_penalty, wgan_gp_penalty
 from .replay import ReplayBuffer
@@ -100,6 +101,10 @@ class GANStep:
         self.replay = (ReplayBuffer(t.replay_capacity, t.replay_fraction, self.rng)
                        if t.replay_capacity > 0 and t.replay_fraction > 0 else None)
         self.ema = EMA(G, cfg.model.ema_decay) if cfg.model.ema else None
+        self.augment_ops = augment_policy(t.diffaugment)
+        self.augment_p = (AdaptiveP(t.augment_p, t.augment_target, t.augment_speed, cfg.optim.batch_size,
+                                    self.device, t.augment_adaptive, reduce=_sum_over_processes(shard))
+                          if self.augment_ops else None)
         self.d_steps_done = 0
         self.last_gp: torch.Tensor | None = None
         self.set_epoch(0.0)
@@ -123,8 +128,8 @@ class GANStep:
     def __call__(self, real: torch.Tensor) -> dict[str, torch.Tensor]:
         """Train on ``real`` (N, 3, H, W) in [-1, 1], on ``device``; returns 0-dim tensors:
         loss_d, d_real, d_fake, grad_norm_d (averaged over the D updates), loss_g, d_fake_g,
-        grad_norm_g (the G update), gp (the latest penalty, unweighted; with a penalty only) and
-        the noise stds. d_* are mean sigmoid(logit) under BCE, mean logit otherwise. loss_d leaves
+        grad_norm_g (the G update), gp (the latest penalty, unweighted; with a penalty only), the
+        noise stds and augment_p (with DiffAugment only). d_* are mean sigmoid(logit) under BCE, mean logit otherwise. loss_d leaves
         the penalty out. Every D update sees the same real batch with fresh latents."""
         d_stats = []
         for i in range(self.cfg.optim.d_steps):
@@ -137,6 +142,8 @@ class GANStep:
         if self.cfg.optim.gp != "none":
             stats["gp"] = self.last_gp if self.last_gp is not None else self._scalar(float("nan"))
         stats.update({k: self._scalar(v) for k, v in self.noise.items()})
+        if self.augment_p is not None:
+            stats["augment_p"] = self.augment_p.p
         return stats
 
     # -- the two updates -----------------------------------------------------------------------------
@@ -145,7 +152,7 @@ class GANStep:
         if self.replay is not None:
             fake, new = self.replay.mix(fake), fake
             self.replay.push(new)
-        x_real, x_fake = self._instance_noise(real), self._instance_noise(fake)
+        x_real, x_fake = self._instance_noise(self._augment(real)), self._instance_noise(self._augment(fake))
         with self._autocast():
             if o.d_batch == "joint":
                 real_logits, fake_logits = self.D(torch.cat([x_real, x_fake])).split(
@@ -156,6 +163,8 @@ class GANStep:
         if o.loss == "bce":
             targets = (self._labels(real.shape[0], True), self._labels(fake.shape[0], False))
         adversarial = d_loss(o.loss, real_logits, fake_logits, *targets)
+        if self.augment_p is not None:
+            self.augment_p.observe(real_logits)
         loss = adversarial
         if o.gp != "none" and self.d_steps_done % o.gp_every == 0:
             self.last_gp = self._penalty(x_real, x_fake)
@@ -173,7 +182,7 @@ class GANStep:
         # The plain D, not its DDP wrapper: a DDP forward would make the reducer wait for D gradients
         # that frozen() never lets come, and G's gradients do not need D's averaged.
         with frozen(self.D), self._autocast():
-            logits = unwrap(self.D)(self._instance_noise(fake))
+            logits = unwrap(self.D)(self._instance_noise(self._augment(fake)))
         loss = g_loss(self.cfg.optim.loss, logits, self.labels.g_target)
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
@@ -212,6 +221,17 @@ class GANStep:
             return x
         return x + std * self._per_sample(lambda m: randn_as(x, self.rng, m), x.shape[0])
 
+    def _augment(self, x: torch.Tensor) -> torch.Tensor:
+        """DiffAugment with fresh per-image randomness (see :mod:`.augment`); ``x`` itself when off."""
+        if self.augment_p is None:
+            return x
+        n = x.shape[0]
+
+        def uniform(*shape: int) -> torch.Tensor:
+            return self._per_sample(lambda m: torch.rand(m, *shape, device=self.device, generator=self.rng), n)
+        p = self.augment_p.p if self.augment_p.adaptive else self.cfg.tricks.augment_p
+        return diff_augment(x, self.augment_ops, uniform, p)
+
     def _score(self, logits: torch.Tensor) -> torch.Tensor:
         logits = logits.detach().float()
         return (torch.sigmoid(logits) if self.cfg.optim.loss == "bce" else logits).mean()
@@ -232,6 +252,7 @@ class GANStep:
                 "replay": self.replay.state_dict() if self.replay is not None else None,
                 "ema": self.ema.state_dict() if self.ema is not None else None,
                 "ema_updates": self.ema.updates if self.ema is not None else None,
+                "augment": self.augment_p.state_dict() if self.augment_p is not None else None,
                 "rng": self.rng.get_state() if self.rng is not None else None}
 
     def load_state_dict(self, state: dict) -> None:
@@ -244,5 +265,18 @@ class GANStep:
             self.ema.load_state_dict(state["ema"])
             # Checkpoints from before the EMA warm-up have no count: theirs ran at the full decay.
             self.ema.updates = int(state.get("ema_updates") or 1_000_000_000)
+        if self.augment_p is not None and state.get("augment") is not None:
+            self.augment_p.load_state_dict(state["augment"])
         if self.rng is not None and state.get("rng") is not None:
             self.rng.set_state(state["rng"])
+
+
+def _sum_over_processes(shard: tuple[int, int]) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    """An all-reduce (sum) across the torchrun processes, or None with one process."""
+    if shard[1] == 1:
+        return None
+
+    def reduce(t: torch.Tensor) -> torch.Tensor:
+        torch.distributed.all_reduce(t)
+        return t
+    return reduce
