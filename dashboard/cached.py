@@ -69,30 +69,31 @@ def _generator(run_path: str, which: str, stamp):
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def faces(run_path: str, which: str, stamp, n: int, seed: int) -> np.ndarray:
-    """``n`` faces of seed ``seed`` as uint8 (n, R, R, 3)."""
+def faces(run_path: str, which: str, stamp, n: int, seed: int, truncation: float = 1.0) -> np.ndarray:
+    """``n`` faces of seed ``seed`` (latents truncated by ``truncation``) as uint8 (n, R, R, 3)."""
     from facegan.generate import generate, latents
     G, cfg, _ = _generator(run_path, which, stamp)
-    return generate(G, latents(n, cfg.model.latent_dim, seed))
+    return generate(G, latents(n, cfg.model.latent_dim, seed, truncation))
 
 
-def faces_for(run_path: str | Path, which: str, n: int, seed: int) -> np.ndarray:
-    return faces(str(run_path), which, _ckpt_stamp(run_path, which), n, seed)
+def faces_for(run_path: str | Path, which: str, n: int, seed: int, truncation: float = 1.0) -> np.ndarray:
+    return faces(str(run_path), which, _ckpt_stamp(run_path, which), n, seed, truncation)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def walk(run_path: str, which: str, stamp, mode: str, steps: int, rows: int, seed: int,
-         spherical: bool) -> np.ndarray:
+         spherical: bool, truncation: float = 1.0) -> np.ndarray:
     from facegan.generate import generate
     from facegan.visual.interpolate import interpolation_latents
     G, cfg, _ = _generator(run_path, which, stamp)
-    z = interpolation_latents(mode, steps, rows, cfg.model.latent_dim, seed, spherical)
+    z = interpolation_latents(mode, steps, rows, cfg.model.latent_dim, seed, spherical, truncation)
     return generate(G, z)
 
 
 def walk_for(run_path: str | Path, which: str, mode: str, steps: int, rows: int, seed: int,
-             spherical: bool) -> np.ndarray:
-    return walk(str(run_path), which, _ckpt_stamp(run_path, which), mode, steps, rows, seed, spherical)
+             spherical: bool, truncation: float = 1.0) -> np.ndarray:
+    return walk(str(run_path), which, _ckpt_stamp(run_path, which), mode, steps, rows, seed, spherical,
+                truncation)
 
 
 def training_gif(run_path: str | Path) -> bytes | None:
@@ -143,9 +144,11 @@ def real_images(run_path: str | Path, indices, data_key: str | None = None) -> n
     return np.asarray(data.images[np.asarray(indices, dtype=np.int64)])
 
 
-def generated_images(run_path: str | Path, which: str, n: int, seed: int, indices) -> np.ndarray:
-    """The generated faces ``indices`` of an evaluation that drew ``n`` latents from ``seed``."""
+def generated_images(run_path: str | Path, which: str, n: int, seed: int, indices,
+                     truncation: float = 1.0) -> np.ndarray:
+    """The generated faces ``indices`` of an evaluation that drew ``n`` latents from ``seed`` with
+    ``truncation``."""
     from facegan.generate import generate, latents
     G, cfg, _ = generator(run_path, which)
-    z = latents(int(n), cfg.model.latent_dim, int(seed))[np.asarray(indices, dtype=np.int64)]
+    z = latents(int(n), cfg.model.latent_dim, int(seed), truncation)[np.asarray(indices, dtype=np.int64)]
     return generate(G, z)

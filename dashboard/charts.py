@@ -17,6 +17,7 @@ SERIES = {
     "d_fake_g": "D(G(z)) in G's step", "grad_norm_d": "D gradient norm", "grad_norm_g": "G gradient norm",
     "lr_g": "G learning rate", "lr_d": "D learning rate", "noise_d": "D noise std", "noise_g": "G noise std",
     "noise_instance": "instance noise std", "images_per_s": "images per second",
+    "augment_p": "augmentation probability p",
 }
 
 # Short names of the headline numbers of an evaluation (facegan.runs.headline), for tables and axes.
@@ -54,15 +55,18 @@ def _style(fig: go.Figure, height: int) -> go.Figure:
 
 def loss_figure(df: pd.DataFrame, epoch_steps: list[int] | None = None) -> go.Figure:
     """Two panels: the G and D losses, and D's average verdict on real images (D(x)) and on fakes
-    (D(G(z))), against the training step. Faint lines are the raw log, bold ones a moving average."""
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("Losses", "D's verdict (1 real, 0 fake)"),
-                        horizontal_spacing=0.1)
+    (D(G(z))), against the training step; a third with the augmentation probability p when the run
+    augments (DiffAugment). Faint lines are the raw log, bold ones a moving average."""
+    augmenting = "augment_p" in df
+    titles = ("Losses", "D's verdict (1 real, 0 fake)") + (("Augmentation p",) if augmenting else ())
+    fig = make_subplots(rows=1, cols=len(titles), subplot_titles=titles, horizontal_spacing=0.1)
     if df.empty:
         return _style(fig, 360)
     df = _thin(df)
     for col, (name, color, panel) in {"loss_g": ("G loss", PALETTE[0], 1), "loss_d": ("D loss", PALETTE[1], 1),
                                       "d_real": ("D(x)", PALETTE[2], 2),
-                                      "d_fake": ("D(G(z))", PALETTE[3], 2)}.items():
+                                      "d_fake": ("D(G(z))", PALETTE[3], 2),
+                                      "augment_p": ("p", PALETTE[4], 3)}.items():
         if col not in df:
             continue
         y = df[col].astype(float)
@@ -73,7 +77,7 @@ def loss_figure(df: pd.DataFrame, epoch_steps: list[int] | None = None) -> go.Fi
         fig.add_trace(go.Scatter(x=df["step"], y=smooth, name=name, line=dict(color=color, width=2),
                                  mode="lines" if len(df) > 30 else "lines+markers"), row=1, col=panel)
     for s in (epoch_steps or [])[:60]:
-        for panel in (1, 2):
+        for panel in range(1, len(titles) + 1):
             fig.add_vline(x=s, line=dict(color="#cccccc", width=1, dash="dot"), row=1, col=panel)
     fig.update_xaxes(title_text="training step")
     return _style(fig, 360)

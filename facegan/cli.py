@@ -195,14 +195,35 @@ def _write_out(out, fn, *args):
         raise FaceganError(f"cannot write {out}: {e.strerror or e}") from None
 
 
+def _out_folder(out: str) -> bool:
+    """Whether ``--out`` names a folder (ends in / or is one) rather than a PNG file; a file's folder, or
+    a new folder's parent, must exist (a typo should not grow a tree of folders)."""
+    from pathlib import Path
+    path = Path(out).expanduser()
+    folder = out.endswith(("/", "\\")) or path.is_dir()
+    parent = path.parent if not folder or not path.is_dir() else path
+    if not parent.is_dir():
+        raise FaceganError(f"--out: the folder {parent} does not exist; create it first or write somewhere that "
+                           "exists (a .png path for a grid, a folder ending in / for single images)")
+    return folder
+
+
 def cmd_sample(args) -> int:
-    from .generate import generate, latents, load_generator
+    from .generate import check_truncation, generate, latents, load_generator, write_sample_files
     from .images import grid, save_png
+    check_truncation(args.truncation)
+    folder = _out_folder(args.out)
     G, cfg, info = load_generator(args.run, args.checkpoint, args.device)
-    images = generate(G, latents(args.n, cfg.model.latent_dim, args.seed))
-    _write_out(args.out, save_png, grid(images), args.out, args.scale)
-    print(f"wrote {args.out}: {args.n} faces at {cfg.data.resolution} px, seed {args.seed}, from "
-          f"{info['checkpoint']} (epoch {info['epoch']}, {'EMA' if info['ema'] else 'G'} weights)")
+    z = latents(args.n, cfg.model.latent_dim, args.seed, args.truncation)
+    if folder:
+        write_sample_files(G, z, args.out, args.scale)
+        what = f"{args.n} PNG files (000000.png …)"
+    else:
+        _write_out(args.out, save_png, grid(generate(G, z)), args.out, args.scale)
+        what = f"{args.n} faces"
+    print(f"wrote {args.out}: {what} at {cfg.data.resolution} px, seed {args.seed}"
+          + (f", truncation {args.truncation:g}" if args.truncation != 1 else "")
+          + f", from {info['checkpoint']} (epoch {info['epoch']}, {'EMA' if info['ema'] else 'G'} weights)")
     return 0
 
 
@@ -210,8 +231,11 @@ def cmd_interpolate(args) -> int:
     from .generate import generate, load_generator
     from .images import grid, save_png
     from .visual.interpolate import interpolation_latents
+    if _out_folder(args.out):
+        raise FaceganError(f"--out: got the folder {args.out}; allowed: a .png file to write the figure to")
     G, cfg, info = load_generator(args.run, args.checkpoint, args.device)
-    z = interpolation_latents(args.mode, args.steps, args.rows, cfg.model.latent_dim, args.seed, args.slerp)
+    z = interpolation_latents(args.mode, args.steps, args.rows, cfg.model.latent_dim, args.seed, args.slerp,
+                              args.truncation)
     images = generate(G, z)
     _write_out(args.out, save_png, grid(images, ncols=args.steps), args.out, args.scale)
     shape = f"{args.rows} paths of {args.steps}" if args.mode == "1d" else f"a {args.steps}x{args.steps} grid"
@@ -249,6 +273,13 @@ def _add_generator_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
     p.add_argument("--scale", type=int, default=1, choices=range(1, 9), metavar="K",
                    help="enlarge the image K times (pixels stay sharp)")
+    _add_truncation_arg(p)
+
+
+def _add_truncation_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--truncation", type=float, default=1.0, metavar="PSI",
+                   help="variety against quality: latents scaled toward the mean by PSI in (0, 1]; lower "
+                        "gives faces nearer the average face, fewer odd ones (default 1: off)")
 
 
 # -- evaluation: fid, evaluate, stats ----------------------------------------------------------------
@@ -315,7 +346,8 @@ def cmd_evaluate(args) -> int:
     elif args.crop or args.limit:
         raise FaceganError("--crop and --limit apply to --data; without it the run's own data is used as it was")
     out = evaluate_run(args.run, data_cfg, n=args.n, metrics=args.metrics, features=args.features,
-                       checkpoint=args.checkpoint, seed=args.seed, device=args.device,
+                       checkpoint=args.checkpoint, seed=args.seed, truncation=args.truncation,
+                       device=args.device,
                        batch_size=args.batch_size, tsne_max=args.tsne, progress=_stage_bars())
     if args.json:
         print(json.dumps(out))
@@ -389,6 +421,7 @@ def _add_eval_parsers(sub) -> None:
     p.add_argument("--checkpoint", default="last", help="for a run folder: last, best, epoch_N or a .pt path "
                    "(default last)")
     p.add_argument("--seed", type=int, default=0, help="seed of the latents (default 0)")
+    _add_truncation_arg(p)
     p.add_argument("--tsne", type=int, default=1000, metavar="N", help="samples per side in the t-SNE map; "
                    "0 skips it (default 1000)")
     p.set_defaults(func=cmd_evaluate)
@@ -448,7 +481,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sample", help="save a grid of faces from a trained generator")
     _add_generator_args(p)
     p.add_argument("--n", type=int, default=64, help="how many faces (default 64)")
-    p.add_argument("--out", required=True, help="PNG file to write")
+    p.add_argument("--out", required=True, help="a .png file: one grid of the faces; a folder (ending in / or "
+                   "existing): one PNG per face, 000000.png …, for pytorch-fid, clean-fid or torchmetrics")
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("interpolate", help="save latent-space walks: rows of paths (1d) or a grid "

@@ -55,19 +55,68 @@ def load_generator(source: str | Path, which: str | int = "last",
     return G, cfg, info
 
 
-def latents(n: int, latent_dim: int, seed: int) -> torch.Tensor:
-    """``n`` Gaussian latents (n, latent_dim, 1, 1) that depend on ``seed`` only: drawn on the CPU from
-    their own generator, so the same seed gives the same faces on any device."""
+def latents(n: int, latent_dim: int, seed: int, truncation: float = 1.0) -> torch.Tensor:
+    """``n`` Gaussian latents (n, latent_dim, 1, 1) that depend on ``seed`` (and ``truncation``) only:
+    drawn on the CPU from their own generator, so the same seed gives the same faces on any device.
+
+    ``truncation`` (PSI, in (0, 1]) is the truncation trick for variety against quality: every latent is
+    scaled toward the mean of the latent distribution (0), ``z * PSI``. The faces move toward the
+    generator's average face: fewer odd ones, less variety. PSI = 1 changes nothing. Scaling (rather
+    than resampling the components beyond a threshold) keeps each seed's face as PSI moves, so a slider
+    over PSI morphs one face instead of jumping between faces."""
     if not 0 <= int(seed) < 2**63:
         raise FaceganError(f"seed: got {seed}; allowed: 0 to 2**63 - 1")
+    check_truncation(truncation)
     g = torch.Generator().manual_seed(int(seed))
-    return torch.randn(n, latent_dim, 1, 1, generator=g)
+    z = torch.randn(n, latent_dim, 1, 1, generator=g)
+    return z if truncation == 1.0 else z * float(truncation)
+
+
+def check_truncation(truncation: float) -> float:
+    """``truncation`` if it is a usable PSI, else a :class:`FaceganError` saying what is allowed."""
+    if not (isinstance(truncation, (int, float)) and 0.0 < float(truncation) <= 1.0):
+        raise FaceganError(f"truncation: got {truncation}; allowed: a number greater than 0 and at most 1 "
+                           "(1 = off; lower = less variety, fewer odd faces)")
+    return float(truncation)
 
 
 def generate(G: nn.Module, z: torch.Tensor, batch: int = 256) -> np.ndarray:
     """G's images for latents ``z`` as uint8 (N, H, W, 3)."""
     device = next(G.parameters()).device
     return to_uint8(sample(G, z.to(device), batch=batch))
+
+
+def sample_file_names(n: int) -> list[str]:
+    """``000000.png`` … : the names :func:`write_sample_files` gives ``n`` faces."""
+    return [f"{i:06d}.png" for i in range(n)]
+
+
+def write_sample_files(G: nn.Module, z: torch.Tensor, folder: str | Path, scale: int = 1,
+                       batch: int = 256) -> list[Path]:
+    """One PNG per latent of ``z`` in ``folder`` (``000000.png`` …), the form that pytorch-fid, clean-fid
+    and torchmetrics read a set of images in. ``folder`` is created if missing (its parent must exist);
+    files already there under those names are never overwritten: that is an error before anything is
+    written. Faces are made ``batch`` at a time, so any number fits in memory."""
+    from .images import save_png
+    folder = Path(folder).expanduser()
+    names = sample_file_names(len(z))
+    if folder.exists() and not folder.is_dir():
+        raise FaceganError(f"{folder} is a file; give a folder for single images (or a .png path for a grid)")
+    if folder.is_dir():
+        taken = [name for name in names if (folder / name).exists()]
+        if taken:
+            raise FaceganError(f"{folder} already holds {taken[0]}"
+                               f"{f' and {len(taken) - 1} more' if len(taken) > 1 else ''} of the files to "
+                               "write; choose an empty folder, or move those files away first")
+    try:
+        folder.mkdir(exist_ok=True)
+        paths = []
+        for start in range(0, len(z), batch):
+            for image, name in zip(generate(G, z[start:start + batch]), names[start:start + batch]):
+                paths.append(save_png(image, folder / name, scale))
+        return paths
+    except OSError as e:
+        raise FaceganError(f"cannot write {e.filename or folder}: {e.strerror or e}") from None
 
 
 # -- finding and reading the weights -----------------------------------------------------------------

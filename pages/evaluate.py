@@ -143,7 +143,8 @@ with tab_map:
                     else:
                         st.image(png_bytes(grid(imgs, ncols=6), scale=scale), caption="real faces", width="stretch")
                 if fake_idx:
-                    imgs = cached.generated_images(run.path, ckpt, rec["n_fake"], seed, fake_idx)
+                    imgs = cached.generated_images(run.path, ckpt, rec["n_fake"], seed, fake_idx,
+                                                  rec.get("truncation", 1.0))
                     st.image(png_bytes(grid(imgs, ncols=6), scale=scale), caption="generated faces",
                              width="stretch")
             except FaceganError as e:
@@ -162,7 +163,7 @@ with tab_nn:
         sub = pairs[pairs["fake_index"].isin(fakes)].sort_values(["fake_index", "rank"])
         k = int(sub["rank"].max())
         try:
-            gen = cached.generated_images(run.path, ckpt, rec["n_fake"], seed, fakes)
+            gen = cached.generated_images(run.path, ckpt, rec["n_fake"], seed, fakes, rec.get("truncation", 1.0))
             real = cached.real_images(run.path, sub["real_index"].to_numpy(), data_key)
         except FaceganError as e:
             st.caption(f"Cannot show these faces: {e}")

@@ -35,6 +35,10 @@ def new_seed() -> None:
     st.session_state["explore_seed"] = random.randrange(0, 2**31 - 1)
 
 
+truncation = st.slider("Variety", 0.1, 1.0, 1.0, 0.05, key="explore_truncation",
+                       help="Lower: faces closer to the network's average face, fewer odd ones, less variety "
+                            "(the truncation trick, PSI). 1: the full variety the network learned.")
+
 tab_faces, tab_walk, tab_gif, tab_files = st.tabs(["New faces", "Morphs", "Training GIF", "Downloads"])
 
 with tab_faces:
@@ -48,7 +52,7 @@ with tab_faces:
                                help="The same seed always draws the same faces from this checkpoint.")
     with c3:
         st.button("New faces", icon=":material/casino:", on_click=new_seed, type="primary", key="explore_new")
-    faces = cached.faces_for(run.path, which, int(n), int(seed))
+    faces = cached.faces_for(run.path, which, int(n), int(seed), float(truncation))
     faces_png = png_bytes(grid(faces), scale=scale)
     c1, c2 = st.columns([3, 2], gap="large")
     with c1:
@@ -81,7 +85,8 @@ with tab_walk:
     with c5:
         walk_seed = st.number_input("Seed of the end faces", min_value=0, max_value=2**31 - 1, value=1, step=1,
                                     key="explore_walk_seed")
-    imgs = cached.walk_for(run.path, which, mode, int(steps), int(rows), int(walk_seed), path == "slerp")
+    imgs = cached.walk_for(run.path, which, mode, int(steps), int(rows), int(walk_seed), path == "slerp",
+                           float(truncation))
     walk_png = png_bytes(grid(imgs, ncols=int(steps)), scale=scale)
     st.image(walk_png, caption=("Each row: one face morphing into another" if mode == "1d"
                                 else "Four corner faces blended across the grid"),

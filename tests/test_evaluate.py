@@ -179,10 +179,11 @@ def test_pytorch_fid_statistics_give_fid_only(tmp_path, capsys):
 
 def test_cli_evaluate(tiny_run, capsys):
     assert main(["evaluate", str(tiny_run), "--features", "lite0", "--n", "32", "--tsne", "0", "--device", "cpu",
-                 "--json"]) == 0
+                 "--truncation", "0.7", "--json"]) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     saved = json.loads(open(out["files"]["json"]).read())
     assert set(saved["metrics"]) == {"fid", "kid", "knn", "precision_recall"} and saved["n_fake"] == 32
+    assert saved["truncation"] == saved["settings"]["truncation"] == 0.7
 
 
 @pytest.mark.parametrize("args, says", [
@@ -196,6 +197,7 @@ def test_cli_evaluate(tiny_run, capsys):
     (["evaluate", "/no/such/run"], "no run folder or checkpoint"),
     (["evaluate", "RUN", "--checkpoint", "epoch_99", "--features", "lite0"], "no checkpoint 'epoch_0099'"),
     (["evaluate", "RUN", "--n", "1", "--features", "lite0"], "n: got 1"),
+    (["evaluate", "RUN", "--truncation", "0", "--features", "lite0"], "truncation: got 0"),
     (["stats", "BAD.npz", "--out", "x.npz"], "not a statistics file"),
 ])
 def test_bad_input_exits_2_with_one_line(args, says, tiny_run, tmp_path, capsys):

@@ -232,3 +232,50 @@ def test_cli_refuses_a_checkpoint_that_would_run_code(runs, tmp_path):
     line = _fails_cleanly(run_cli("sample", str(evil), "--out", str(tmp_path / "x.png")), "refused")
     assert "could run code" in line
     assert not marker.exists()
+
+
+# -- truncation and single-image files ---------------------------------------------------------------
+
+def test_truncation_scales_the_latents_toward_the_mean_and_one_is_off():
+    z = latents(8, 100, seed=4)
+    assert torch.equal(latents(8, 100, seed=4, truncation=1.0), z)
+    torch.testing.assert_close(latents(8, 100, seed=4, truncation=0.5), z * 0.5, rtol=0, atol=0)
+    for bad in (0, -0.5, 1.01, float("nan")):
+        with pytest.raises(FaceganError, match="truncation: got"):
+            latents(8, 100, seed=4, truncation=bad)
+
+
+def test_truncated_faces_are_nearer_the_average_face(runs):
+    G, _, _ = load_generator(runs["ema"])
+    mean_face = sample(G, torch.zeros(1, 100, 1, 1))
+    spread = {psi: (sample(G, latents(32, 100, 1, psi)) - mean_face).abs().mean().item() for psi in (1.0, 0.5, 0.1)}
+    assert spread[1.0] > spread[0.5] > spread[0.1]
+
+
+def test_cli_sample_into_a_folder_writes_one_png_per_face(runs, tmp_path):
+    out = tmp_path / "faces"
+    _ok(run_cli("sample", str(runs["ema"]), "--n", "5", "--seed", "3", "--truncation", "0.7",
+                "--out", f"{out}/", "--device", "cpu"))
+    assert sorted(p.name for p in out.iterdir()) == [f"{i:06d}.png" for i in range(5)]
+    G, _, _ = load_generator(runs["ema"])
+    want = generate(G, latents(5, 100, 3, 0.7))
+    for i in range(5):
+        assert np.array_equal(_png(out / f"{i:06d}.png"), want[i])
+    # An existing folder without the trailing slash is a folder too; files already there are never replaced.
+    before = (out / "000000.png").read_bytes()
+    _fails_cleanly(run_cli("sample", str(runs["ema"]), "--n", "2", "--out", str(out)), "already holds 000000.png")
+    assert (out / "000000.png").read_bytes() == before
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--truncation", "0"], "truncation: got 0"),
+    (["--truncation", "1.5"], "truncation: got 1.5"),
+    (["--out", "{tmp}/missing/grid.png"], "--out: the folder"),
+    (["--out", "{tmp}/missing/deeper/"], "--out: the folder"),
+])
+def test_cli_sample_bad_options_exit_2_naming_them(runs, tmp_path, args, fragment):
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    if "--out" not in args:
+        args += ["--out", str(tmp_path / "x.png")]
+    _fails_cleanly(run_cli("sample", str(runs["plain"]), *args), fragment)
+    assert not (tmp_path / "missing").exists() and not (tmp_path / "x.png").exists()

@@ -90,13 +90,15 @@ def compare(real: Reference, fake: Reference, metrics: list[str], *, seed: int =
 
 def evaluate_run(run_or_file: str | Path, data_cfg: DataConfig | None = None, *, n: int = 5000,
                  metrics: str | Iterable[str] = DEFAULT_METRICS, features: str = "inception",
-                 checkpoint: str | int = "last", seed: int = 0, device: str | torch.device = "auto",
+                 checkpoint: str | int = "last", seed: int = 0, truncation: float = 1.0,
+                 device: str | torch.device = "auto",
                  progress: StageProgress | None = None, batch_size: int = 64, tsne_max: int = TSNE_MAX,
                  neighbour_count: int = NEIGHBOUR_FAKES, neighbour_k: int = NEIGHBOUR_K,
                  out_dir: str | Path | None = None) -> dict:
     """Evaluate a run folder (``checkpoint`` picks last, best, epoch_N or a .pt path) or a checkpoint
     / exported generator file against ``data_cfg`` (default: the run's own data), prepared at the
-    generator's resolution.
+    generator's resolution. The generated faces come from ``latents(n, dim, seed, truncation)``
+    (:func:`facegan.generate.latents`); the record keeps the truncation it used.
 
     ``progress(stage, done, total)`` reports 'preparing', 'real features' and 'generated features'.
     Writes ``<checkpoint>-<features>-n<N>-<time>.json`` (and ``tsne-….csv``, ``neighbours-….csv``) in
@@ -104,9 +106,10 @@ def evaluate_run(run_or_file: str | Path, data_cfg: DataConfig | None = None, *,
     same dict with ``files`` added.
     """
     from ..data.cache import prepare
-    from ..generate import generate, latents, load_generator
+    from ..generate import check_truncation, generate, latents, load_generator
     t_start = time.perf_counter()
     names = metric_names(metrics)
+    truncation = check_truncation(truncation)
     _check_counts(n=n, batch_size=batch_size, tsne_max=tsne_max, neighbour_count=neighbour_count,
                   neighbour_k=neighbour_k)
     if features not in FEATURES:
@@ -123,7 +126,7 @@ def evaluate_run(run_or_file: str | Path, data_cfg: DataConfig | None = None, *,
     t_real = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    z = latents(n, cfg.model.latent_dim, seed)
+    z = latents(n, cfg.model.latent_dim, seed, truncation)
     fakes = (generate(G, z[i:i + batch_size]) for i in range(0, n, batch_size))
     fake_feats = extract(fakes, features, device=dev, batch_size=batch_size,
                          progress=_stage(progress, "generated features"), total=n)
@@ -157,13 +160,14 @@ def evaluate_run(run_or_file: str | Path, data_cfg: DataConfig | None = None, *,
         "n_real": real.count,
         "n_fake": n,
         "seed": seed,
+        "truncation": truncation,
         "run": str(run_path) if run_path else None,
         "checkpoint": {**info, "name": ckpt_name},
         "data": {k: v for k, v in data.summary().items() if k not in ("examples", "seconds", "reused")},
         "reference": {"path": str(real.path) if real.path else None, "reused": real.reused,
                       "selection": real.meta.get("selection"), "selection_seed": real.meta.get("selection_seed")},
         "settings": {"metrics": names, "n": n, "features": features, "checkpoint": str(checkpoint),
-                     "seed": seed, "batch_size": batch_size, "tsne_max": tsne_max,
+                     "seed": seed, "truncation": truncation, "batch_size": batch_size, "tsne_max": tsne_max,
                      "neighbour_count": neighbour_count, "neighbour_k": neighbour_k},
         "device": str(dev),
         "seconds": {"real_features": round(t_real, 3), "generated_features": round(t_fake, 3),

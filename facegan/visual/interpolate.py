@@ -82,10 +82,11 @@ def grid_2d(corners: torch.Tensor, steps: int, spherical: bool = False) -> torch
 
 
 def interpolation_latents(mode: str, steps: int, rows: int, latent_dim: int, seed: int,
-                          spherical: bool = False) -> torch.Tensor:
+                          spherical: bool = False, truncation: float = 1.0) -> torch.Tensor:
     """The latents of an interpolation figure, row-major. '1d': ``rows`` independent paths of
     ``steps`` latents each, between pairs of seeded latents (rows*steps latents). '2d': a steps x steps
-    grid spanned by four seeded corners (``rows`` is ignored)."""
+    grid spanned by four seeded corners (``rows`` is ignored). The ends are truncated by ``truncation``
+    (:func:`facegan.generate.latents`)."""
     from ..generate import latents
 
     if mode not in ("1d", "2d"):
@@ -93,10 +94,10 @@ def interpolation_latents(mode: str, steps: int, rows: int, latent_dim: int, see
     if not 2 <= steps <= 64:
         raise FaceganError(f"interpolation steps: got {steps}; allowed: 2 to 64")
     if mode == "2d":
-        return grid_2d(latents(4, latent_dim, seed), steps, spherical)
+        return grid_2d(latents(4, latent_dim, seed, truncation), steps, spherical)
     if not 1 <= rows <= 64:
         raise FaceganError(f"interpolation rows: got {rows}; allowed: 1 to 64")
-    ends = latents(2 * rows, latent_dim, seed)
+    ends = latents(2 * rows, latent_dim, seed, truncation)
     return torch.cat([path_1d(ends[2 * r], ends[2 * r + 1], steps, spherical) for r in range(rows)])
 
 
