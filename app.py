@@ -4,13 +4,17 @@ This file is the entry point and the Home page; the other pages are in ``pages/`
 share in ``dashboard/``, and everything they compute comes from the ``facegan`` package.
 """
 
+import random
+
 import numpy as np
 import streamlit as st
 
+from dashboard import cached
 from dashboard import widgets as w
 from facegan import job
 from facegan.data.synthetic import render_face
-from facegan.images import grid
+from facegan.images import grid, png_bytes
+from facegan.presets import FIRST_RUN_PRESET
 
 st.set_page_config(page_title="facegan", page_icon="🙂", layout="wide", initial_sidebar_state="collapsed")
 
@@ -56,6 +60,26 @@ def current_job() -> None:
             st.page_link(EXPLORE, label="Its faces on the Explore page", icon=":material/face:")
 
 
+def demo_faces() -> None:
+    """A strip of faces from the demo generator the repository ships, with a button for new ones; one
+    line instead when its file is missing or damaged (the rest of Home still works)."""
+    demo, problem = cached.demo_run()
+    with st.container(border=True):
+        st.subheader("Faces invented by the demo network", anchor=False)
+        if demo is None:
+            st.caption(problem)
+            return
+        seed = st.session_state.setdefault("home_demo_seed", 0)
+        faces = cached.faces_for(demo.path, "demo", 8, int(seed))
+        st.image(png_bytes(grid(faces, ncols=8), scale=2), width="stretch",
+                 caption="None of these people exist. A network trained on CelebA photos (for non-commercial "
+                         "research only) drew them from random numbers.")
+        c1, c2 = st.columns([1, 2], vertical_alignment="center")
+        c1.button("New faces", icon=":material/casino:", key="home_demo_new",
+                  on_click=lambda: st.session_state.update(home_demo_seed=random.randrange(1, 2**31 - 1)))
+        c2.page_link(EXPLORE, label="Morph them and draw more on Explore", icon=":material/face:")
+
+
 def home() -> None:
     st.title("facegan", anchor=False)
     st.markdown(
@@ -65,14 +89,16 @@ def home() -> None:
     )
     left, right = st.columns([3, 2], gap="large")
     with left:
+        demo_faces()
         with st.container(border=True):
             st.subheader("Start here", anchor=False)
             st.caption("New here? Train a network on the built-in faces and watch it learn; the progress bar "
                        "says how long it will take on this computer.")
             if st.button("Train on built-in faces", icon=":material/play_circle:", type="primary",
-                         key="home_train", help="No download needed: facegan draws its own practice faces."):
-                store = w.values()
-                store["data.source"] = store["ui.data_kind"] = "synthetic"
+                         key="home_train", help="No download needed: facegan draws its own practice faces. "
+                                                "About 4 minutes on a 2-core computer, less with a GPU."):
+                w.apply_preset(FIRST_RUN_PRESET)
+                w.values()["ui.data_kind"] = "synthetic"
                 st.switch_page(TRAIN)
             c1, c2, c3 = st.columns(3)
             c1.page_link(DATA, label="Use your own photos", icon=":material/photo_library:")

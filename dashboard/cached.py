@@ -3,13 +3,14 @@ second or two while training), so files are read again only when they have chang
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
-from facegan.config import Config
+from facegan.config import Config, DataConfig
 from facegan.runs import RunInfo, list_runs
 from facegan.training.run_dir import RunDir
 
@@ -134,11 +135,24 @@ def _prepared(data_json: str):
     return prepare(Config.from_dict({"data": json.loads(data_json)}).data)
 
 
-def real_images(run_path: str | Path, indices, data_key: str | None = None) -> np.ndarray | None:
-    """Images ``indices`` of the run's own prepared data set (as an evaluation indexes them), or None
-    when that data set is not the one ``data_key`` names (it changed since)."""
-    cfg = RunDir.open(run_path).config()
-    data = _prepared(json.dumps(cfg.to_dict()["data"], sort_keys=True))
+def demo_run():
+    """(the demo generator as a RunInfo, None), or (None, why it cannot be shown): see facegan.demo."""
+    from facegan.demo import demo_path
+    return _demo_run(_stamp(demo_path()))
+
+
+@st.cache_resource(max_entries=1, show_spinner=False)
+def _demo_run(stamp):
+    from facegan.demo import demo_run as load
+    return load()
+
+
+def real_images(run_path: str | Path, indices, data_key: str | None = None,
+                data_cfg: DataConfig | None = None) -> np.ndarray | None:
+    """Images ``indices`` of the run's own prepared data set (or ``data_cfg``'s, as an evaluation indexes
+    them), or None when that data set is not the one ``data_key`` names (it changed since)."""
+    data_cfg = data_cfg or RunDir.open(run_path).config().data
+    data = _prepared(json.dumps(dataclasses.asdict(data_cfg), sort_keys=True))
     if data_key is not None and data.key != data_key:
         return None
     return np.asarray(data.images[np.asarray(indices, dtype=np.int64)])

@@ -229,9 +229,10 @@ def checkpoint_picker(run: RunInfo, key: str) -> str | None:
 
 
 def pick_trained_run(key: str, empty_message: str) -> tuple[RunInfo, str | None]:
-    """The run and checkpoint pickers of the pages that draw faces; stops the page with a pointer to
-    Train when no run has a checkpoint yet."""
-    runs = [r for r in cached.runs(settings.runs_root()) if r.can_sample]
+    """The run and checkpoint pickers of the pages that draw faces, the demo generator first when it
+    loads; stops the page with a pointer to Train when there is nothing to draw from."""
+    demo, _ = cached.demo_run()
+    runs = ([demo] if demo else []) + [r for r in cached.runs(settings.runs_root()) if r.can_sample]
     if not runs:
         st.info(empty_message, icon=":material/info:")
         st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Iterable
 
 from .errors import FaceganError
-from .training.run_dir import RunDir
+from .training.run_dir import RunDir, evaluations_dir
 
 MAX_NAME = 120
 # Keys of a metrics.jsonl record that say where and when, not what was measured.
@@ -136,11 +136,12 @@ def headline(results: dict) -> dict[str, float]:
 
 
 def evaluations(run_path: str | Path) -> list[dict]:
-    """The evaluations saved in ``RUN/eval/*.json`` (by :func:`facegan.metrics.evaluate.evaluate_run`),
+    """The evaluations saved in ``RUN/eval/*.json`` (by :func:`facegan.metrics.evaluate.evaluate_run`;
+    for a generator file outside a run, ``eval/`` beside it),
     oldest first, each as ``{'file', 'created', 'epoch', 'step', 'checkpoint', 'features', 'n',
     'record', headline numbers...}``; unreadable files are skipped."""
     import json
-    folder = Path(run_path) / "eval"
+    folder = evaluations_dir(run_path)
     out = []
     for p in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         try:

@@ -8,6 +8,7 @@ import streamlit as st
 
 from dashboard import cached, charts
 from dashboard import widgets as w
+from facegan.demo import celeba_source, is_demo
 from facegan.errors import FaceganError
 from facegan.images import grid, png_bytes
 from facegan.runs import evaluations, metric_history
@@ -16,7 +17,7 @@ w.page_header("Evaluate", "How close are the invented faces to real ones? Measur
                           "means, and check it by eye.", "pages/evaluate.py")
 try:
     from facegan.metrics import registry
-    from facegan.metrics.evaluate import evaluate_run
+    from facegan.metrics.evaluate import data_config, evaluate_run
     registry.load_all()
 except ImportError as e:
     st.error(f"The quality metrics cannot be loaded here ({e}); reinstall the requirements.", icon=":material/error:")
@@ -28,6 +29,13 @@ SHORT = {"fid": "FID", "kid": "KID", "knn": "1-NN", "precision_recall": "Precisi
 COUNTS = [64, 128, 256, 500, 1000, 2000, 5000, 10000]
 
 run, which = w.pick_trained_run("eval", "No trained run yet. Train one first, then measure it here.")
+data_cfg = None  # a run is measured against its own data
+if is_demo(run):  # the demo is measured against CelebA, where this machine has it
+    source = celeba_source()
+    data_cfg = data_config(source, resolution=run.resolution or 64) if source else None
+    if source is None:
+        st.info("The demo generator learned from CelebA. To measure it, point FACEGAN_CELEBA_ZIP at a CelebA "
+                "zip or img_align_celeba folder and restart the dashboard.", icon=":material/info:")
 
 with st.container(border=True):
     st.markdown("**Measure**")
@@ -44,11 +52,12 @@ with st.container(border=True):
         features = st.radio("Feature network", list(FEATURES), key="eval_features", format_func=FEATURES.get,
                             help="The network that turns each face into numbers before comparing. Numbers "
                                  "from different networks cannot be compared.")
-    go = st.button("Measure", type="primary", icon=":material/speed:", disabled=not names, key="eval_go")
+    go = st.button("Measure", type="primary", icon=":material/speed:", key="eval_go",
+                   disabled=not names or (is_demo(run) and data_cfg is None))
     if go:
         try:
             rec = w.run_with_progress(
-                lambda progress: evaluate_run(run.path, None, n=int(n), metrics=names, features=features,
+                lambda progress: evaluate_run(run.path, data_cfg, n=int(n), metrics=names, features=features,
                                               checkpoint=which, progress=progress),
                 "Measuring")
         except FaceganError as e:
@@ -137,7 +146,7 @@ with tab_map:
                 st.caption(f"{len(pts)} dots selected; the first 24 are shown.")
             try:
                 if real_idx:
-                    imgs = cached.real_images(run.path, real_idx, data_key)
+                    imgs = cached.real_images(run.path, real_idx, data_key, data_cfg)
                     if imgs is None:
                         st.caption("The run's data set changed since this measurement.")
                     else:
@@ -164,7 +173,7 @@ with tab_nn:
         k = int(sub["rank"].max())
         try:
             gen = cached.generated_images(run.path, ckpt, rec["n_fake"], seed, fakes, rec.get("truncation", 1.0))
-            real = cached.real_images(run.path, sub["real_index"].to_numpy(), data_key)
+            real = cached.real_images(run.path, sub["real_index"].to_numpy(), data_key, data_cfg)
         except FaceganError as e:
             st.caption(f"Cannot show these faces: {e}")
         else:

@@ -20,6 +20,19 @@ def _private_cache(tmp_path_factory):
         os.environ["FACEGAN_CACHE_DIR"] = old
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _no_demo(tmp_path_factory):
+    """Tests see no demo generator unless they make one (``FACEGAN_DEMO``): the pages then behave as on a
+    checkout without the shipped file, whatever the repository holds. The browser test serves the real one."""
+    old = os.environ.get("FACEGAN_DEMO")
+    os.environ["FACEGAN_DEMO"] = str(tmp_path_factory.mktemp("no-demo") / "celeba-64.safetensors")
+    yield
+    if old is None:
+        os.environ.pop("FACEGAN_DEMO", None)
+    else:
+        os.environ["FACEGAN_DEMO"] = old
+
+
 @pytest.fixture
 def celeba_zip() -> Path:
     if not CELEBA_ZIP.is_file():

@@ -94,6 +94,10 @@ def test_home_has_shortcuts_and_the_idle_job(runs_root):
     assert not at.exception, at.exception
     assert at.title[0].value == "Train"
     assert at.text_input(key="cfg.data.source").value == "synthetic"
+    # ... with the first-run preset: 32 px, 60 epochs (a few minutes that end on faces)
+    assert at.selectbox(key="train_preset").value == "first-faces"
+    assert at.selectbox(key="cfg.data.resolution").value == 32
+    assert at.number_input(key="cfg.run.epochs").value == 60
 
 
 # -- Data ---------------------------------------------------------------------------------------------------
@@ -316,6 +320,52 @@ def test_a_second_session_sees_the_same_job(runs_root):
     assert "Finished" in texts(train_page, "markdown") and train_page.get("plotly_chart")
 
 
+# -- the demo generator -----------------------------------------------------------------------------------
+
+@pytest.fixture
+def demo(runs_root, trained, tmp_path, monkeypatch) -> Path:
+    """A stand-in for the shipped demo file: the tiny run's generator, exported."""
+    from facegan.export import export_generator
+    path = export_generator(trained, tmp_path / "demo" / "celeba-64.safetensors")
+    monkeypatch.setenv("FACEGAN_DEMO", str(path))
+    return path
+
+
+def test_home_shows_demo_faces_and_new_ones_on_a_click(demo):
+    at = page()
+    assert "Faces invented by the demo network" in texts(at, "subheader")
+    strip = at.get("image")[0].proto.imgs[0].url
+    at.button(key="home_demo_new").click().run()
+    assert not at.exception, at.exception
+    assert at.session_state["home_demo_seed"] != 0 and at.get("image")[0].proto.imgs[0].url != strip
+
+
+@pytest.mark.parametrize("damage", ["missing", "truncated"])
+def test_a_missing_or_damaged_demo_is_one_line_on_home_and_nothing_else_breaks(demo, damage):
+    if damage == "missing":
+        demo.unlink()
+    else:
+        demo.write_bytes(demo.read_bytes()[:200])
+    at = page()
+    lines = [c for c in texts(at, "caption").splitlines() if "demo generator" in c]
+    assert len(lines) == 1 and ("missing" in lines[0] or "cannot be loaded" in lines[0]), lines
+    assert at.button(key="home_train") is not None
+    for path in ("pages/explore.py", "pages/evaluate.py"):
+        assert any(link.label == "Go to Train" for link in page(path).get("page_link")), path
+
+
+def test_explore_and_evaluate_list_the_demo_first_and_runs_leaves_it_alone(demo, with_run):
+    at = page("pages/explore.py")
+    picker = at.selectbox(key="explore_run")
+    assert picker.options[0].startswith("Demo: CelebA 64 px") and picker.value == "Demo: CelebA 64 px"
+    assert len(at.get("image")) >= 2  # the demo's faces and morphs
+    at = page("pages/evaluate.py")
+    assert at.selectbox(key="eval_run").options[0].startswith("Demo: CelebA 64 px")
+    at = page("pages/runs.py")
+    assert "Demo" not in texts(at, "markdown") + str([s.options for s in at.get("selectbox")])
+    assert demo.is_file()
+
+
 # -- Explore ----------------------------------------------------------------------------------------------
 
 def test_explore_draws_faces_walks_and_offers_downloads(with_run):
@@ -397,3 +447,17 @@ def test_evaluate_measures_with_lite0_and_explains(with_run):
     at.switch_page("pages/runs.py").run()
     table = at.dataframe[0].value
     assert table["FID"][0] > 0 and table["scored with"][0] == "lite0, 64 faces"
+
+
+def test_the_demo_is_measured_against_celeba_and_keeps_its_measurement_beside_it(demo, celeba_zip, monkeypatch):
+    monkeypatch.setenv("FACEGAN_CELEBA_ZIP", str(celeba_zip))
+    at = page("pages/evaluate.py")
+    assert at.selectbox(key="eval_run").value == "Demo: CelebA 64 px"
+    at.select_slider(key="eval_n").set_value(64).run()
+    at.button(key="eval_go").click().run(timeout=240)
+    assert not at.exception, at.exception
+    assert "FID" in {m.label for m in at.metric}
+    (saved,) = (demo.parent / "eval").glob("*.json")
+    import json
+    assert json.loads(saved.read_text())["data"]["source"].endswith(celeba_zip.name)
+    assert at.get("image"), "no nearest-neighbour pairs (real CelebA faces beside generated ones)"

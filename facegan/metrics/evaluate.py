@@ -29,6 +29,7 @@ from ..config import Config, DataConfig
 from ..devices import pick_device
 from ..errors import FaceganError
 from ..io import atomic_write_bytes, atomic_write_json
+from ..training.run_dir import evaluations_dir, owning_run
 from .features import FEATURES, extract
 from .reference import Reference, from_features, load, reference
 
@@ -189,15 +190,7 @@ def evaluate_run(run_or_file: str | Path, data_cfg: DataConfig | None = None, *,
 
 def _locations(path: Path, out_dir: str | Path | None) -> tuple[Path | None, Path]:
     """(run folder or None, where the evaluation files go)."""
-    if path.is_dir():
-        run = path
-    elif path.parent.name == "checkpoints" and (path.parent.parent / "config.json").is_file():
-        run = path.parent.parent
-    else:
-        run = None
-    if out_dir is not None:
-        return run, Path(out_dir).expanduser()
-    return run, (run if run else path.parent) / "eval"
+    return owning_run(path), Path(out_dir).expanduser() if out_dir is not None else evaluations_dir(path)
 
 
 def _free_stem(folder: Path, stem: str) -> str:

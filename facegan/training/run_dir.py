@@ -180,3 +180,21 @@ def library_versions() -> dict:
     from .. import __version__
     return {"facegan": __version__, "python": platform.python_version(), "torch": torch.__version__,
             "numpy": numpy.__version__, "pillow": PIL.__version__}
+
+
+def owning_run(path: str | Path) -> Path | None:
+    """The run folder ``path`` is, or holds the checkpoint ``path`` (RUN/checkpoints/x.pt); None for a
+    file outside any run (an exported generator, a copied checkpoint)."""
+    path = Path(path).expanduser()
+    if path.is_dir():
+        return path
+    if path.parent.name == "checkpoints" and (path.parent.parent / "config.json").is_file():
+        return path.parent.parent
+    return None
+
+
+def evaluations_dir(path: str | Path) -> Path:
+    """Where the evaluations of a run folder or generator file are kept: RUN/eval for a run and for a
+    checkpoint inside one, an ``eval`` folder beside any other file."""
+    path = Path(path).expanduser()
+    return (owning_run(path) or path.parent) / "eval"
