@@ -13,14 +13,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cpu_precision import make_step  # noqa: E402
+from cpu_precision import make_step, take_turns  # noqa: E402
 
 from facegan.devices import amp_dtype, pick_device  # noqa: E402
 from facegan.presets import RECOMMENDED_PRESET, from_preset  # noqa: E402
@@ -43,15 +42,7 @@ def main() -> None:
     res = configs["plain"].data.resolution
     real = (torch.rand(batch, 3, res, res, device=device) * 2 - 1).contiguous(memory_format=torch.channels_last)
     arms = {name: make_step(cfg, device, amp_dtype(device, cfg.run.precision)) for name, cfg in configs.items()}
-    for step in arms.values():  # warm-up
-        step(real), step(real)
-    seconds = dict.fromkeys(arms, 0.0)
-    for _ in range(args.rounds):
-        for name, step in arms.items():
-            t0 = time.perf_counter()
-            step(real)
-            float(step(real)["loss_d"])
-            seconds[name] += time.perf_counter() - t0
+    seconds = take_turns(arms, real, args.rounds)
     images = 2 * args.rounds * batch
     speed = {name: images / s for name, s in seconds.items()}
     print(f"{args.preset}, batch {batch} at {res} px, device {device}, {torch.get_num_threads()} threads, "

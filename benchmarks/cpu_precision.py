@@ -33,6 +33,21 @@ def make_step(cfg, device: torch.device, dtype: torch.dtype | None) -> GANStep:
     return GANStep(cfg, G, D, opt_g, opt_d, device, generator=torch.Generator().manual_seed(0), amp_dtype=dtype)
 
 
+def take_turns(arms: dict[str, GANStep], real: torch.Tensor, rounds: int) -> dict[str, float]:
+    """Seconds each step spent on ``2 * rounds`` steps of ``real``, the arms taking turns two steps at a
+    time (after two warm-up steps each), so a changing load falls on all of them alike."""
+    for step in arms.values():  # warm-up
+        step(real), step(real)
+    seconds = dict.fromkeys(arms, 0.0)
+    for _ in range(rounds):
+        for name, step in arms.items():
+            t0 = time.perf_counter()
+            step(real)
+            float(step(real)["loss_d"])  # waits for the device
+            seconds[name] += time.perf_counter() - t0
+    return seconds
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=3)
@@ -41,15 +56,7 @@ def main() -> None:
     cfg, device = from_preset("dcgan-paper"), pick_device(args.device)
     real = (torch.rand(128, 3, 64, 64, device=device) * 2 - 1).contiguous(memory_format=torch.channels_last)
     arms = {"fp32": make_step(cfg, device, None), "bf16 autocast": make_step(cfg, device, torch.bfloat16)}
-    for step in arms.values():  # warm-up
-        step(real), step(real)
-    seconds = dict.fromkeys(arms, 0.0)
-    for _ in range(args.rounds):
-        for name, step in arms.items():
-            t0 = time.perf_counter()
-            step(real)
-            float(step(real)["loss_d"])
-            seconds[name] += time.perf_counter() - t0
+    seconds = take_turns(arms, real, args.rounds)
     images = 2 * args.rounds * 128
     print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"CPU capability {torch.backends.cpu.get_cpu_capability()}")

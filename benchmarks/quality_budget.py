@@ -3,6 +3,14 @@
     python benchmarks/quality_budget.py [--minutes 20] [--n 2048] [--features inception] [--quick]
     python benchmarks/quality_budget.py --minutes 5 --features lite0 --n 1000 \
         --arm dcgan-paper --arm "dcgan-paper model.ema=true model.ema_decay=0.99" --arm stable-64
+    python benchmarks/quality_budget.py --minutes 30 --every 5 --plot fid.png \
+        --arm quick-64 --arm "quick-64 tricks.diffaugment=color,translation,cutout"
+
+With ``--every MIN`` each arm also saves its generator every MIN minutes of its own running time (the
+turns are cut to end exactly there; SIGUSR1 asks facegan for a checkpoint now and the tutorial script
+for a snapshot of G, and the few seconds that takes count as that arm's running time), and every saved
+generator is measured too (FID, KID, 1-NN, precision and recall): a table by minute and, with
+``--plot``, a PNG of FID over running minutes, one line per arm.
 
 Every arm is its own process, trained on the same JPEGs (CelebA-10k from ../shared/data, 64 px, centre
 crop for everyone as the tutorial's Resize + CenterCrop does; synthetic faces when it is absent). The
@@ -21,6 +29,7 @@ import argparse
 import json
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -53,6 +62,7 @@ class Arm:
     rusage: object = None
     returncode: int | None = None
     result: dict = field(default_factory=dict)
+    snapshots: list[tuple[float, Path]] = field(default_factory=list)  # (running minutes, saved generator)
 
     @property
     def is_reference(self) -> bool:
@@ -82,8 +92,11 @@ def start(arm: Arm) -> None:
     arm.signal_group(signal.SIGSTOP)
 
 
-def take_turns(arms: list[Arm], budget_s: float, slice_s: float) -> None:
-    """Run one arm at a time, ``slice_s`` each in turn, until every arm has run ``budget_s``."""
+def take_turns(arms: list[Arm], budget_s: float, slice_s: float, every_s: float | None = None) -> None:
+    """Run one arm at a time, ``slice_s`` each in turn, until every arm has run ``budget_s``; with
+    ``every_s``, a turn also ends at each multiple of ``every_s`` of the arm's running time, where the
+    arm saves its generator (:func:`snapshot`; the last mark is the end of the budget, saved by
+    :func:`stop`)."""
     while any(a.ran_s < budget_s for a in arms):
         for arm in arms:
             left = budget_s - arm.ran_s
@@ -91,14 +104,55 @@ def take_turns(arms: list[Arm], budget_s: float, slice_s: float) -> None:
                 continue
             if arm.proc.poll() is not None:
                 raise SystemExit(f"{arm.name} exited early (status {arm.proc.returncode}); see {arm.folder}/log.txt")
+            mark = (len(arm.snapshots) + 1) * every_s if every_s else None
+            turn = min(slice_s, left, mark - arm.ran_s) if mark and mark < budget_s else min(slice_s, left)
             t0 = time.perf_counter()
             arm.signal_group(signal.SIGCONT)
-            time.sleep(min(slice_s, left))
+            time.sleep(max(turn, 0.0))
             arm.signal_group(signal.SIGSTOP)
             arm.ran_s += time.perf_counter() - t0
+            if mark and mark < budget_s and arm.ran_s >= mark - 0.05:
+                snapshot(arm, mark / 60)
         done = min(a.ran_s for a in arms)
         print(f"  {time.strftime('%H:%M:%S')} every arm has run {done / 60:.1f} of {budget_s / 60:.1f} min",
               file=sys.stderr, flush=True)
+
+
+def snapshot(arm: Arm, minutes: float, timeout_s: float = 300) -> None:
+    """Have the (stopped) arm save its generator now, keep a copy, and stop it again; the time it ran
+    meanwhile is added to its running time."""
+    if arm.is_reference:
+        saved = arm.folder / f"G.snapshot-{len(arm.snapshots) + 1}.pt"
+        done = saved.with_suffix(".json")
+        ready = done.exists
+    else:
+        saved = arm.folder / "run" / "checkpoints" / "last.pt"
+        before = _identity(saved)
+        ready = lambda: _identity(saved) not in (before, None)  # noqa: E731 (a new file renamed into place)
+    t0 = time.perf_counter()
+    arm.signal_group(signal.SIGCONT)
+    arm.proc.send_signal(signal.SIGUSR1)
+    deadline = time.monotonic() + timeout_s
+    while not ready():
+        if arm.proc.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"{arm.name} saved no generator at {minutes:g} min; see {arm.folder}/log.txt")
+        time.sleep(0.05)
+    arm.signal_group(signal.SIGSTOP)
+    arm.ran_s += time.perf_counter() - t0
+    keep = arm.folder / "snapshots" / f"min{minutes:07.2f}{saved.suffix}"
+    keep.parent.mkdir(exist_ok=True)
+    shutil.copy2(saved, keep)
+    if arm.is_reference:
+        shutil.copy2(done, keep.with_suffix(".json"))
+    arm.snapshots.append((minutes, keep))
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+        return st.st_ino, st.st_mtime_ns
+    except OSError:
+        return None
 
 
 def stop(arm: Arm, timeout_s: float = 300) -> None:
@@ -118,22 +172,25 @@ def stop(arm: Arm, timeout_s: float = 300) -> None:
         time.sleep(0.2)
 
 
-def generated_features(arm: Arm, n: int, features: str, seed: int) -> dict[str, np.ndarray]:
-    """{sampling mode: features of n generated faces}; latents from facegan.generate.latents(seed)."""
+def generated_features(arm: Arm, n: int, features: str, seed: int,
+                       saved: Path | None = None) -> dict[str, np.ndarray]:
+    """{sampling mode: features of n generated faces}; latents from facegan.generate.latents(seed). The
+    arm's final generator, or the one ``saved`` (a snapshot)."""
     from facegan.generate import generate, latents, load_generator
     from facegan.images import to_uint8
     from facegan.metrics.features import extract
     z = latents(n, 100, seed)
     if not arm.is_reference:
-        G, cfg, info = load_generator(arm.folder / "run", "last")
+        G, cfg, info = load_generator(saved or arm.folder / "run", "last")
         arm.result.update(steps=info["step"], ema=info["ema"])
         z = latents(n, cfg.model.latent_dim, seed)
         return {"eval": extract((generate(G, z[i:i + 256]) for i in range(0, n, 256)), features, device="cpu",
                                 total=n)}
     from reference_dcgan import Generator
     G = Generator()
-    G.load_state_dict(torch.load(arm.folder / "G.pt", map_location="cpu"))
-    arm.result.update(steps=json.loads((arm.folder / "G.json").read_text())["iterations"], ema=False)
+    saved = saved or arm.folder / "G.pt"
+    G.load_state_dict(torch.load(saved, map_location="cpu"))
+    arm.result.update(steps=json.loads(saved.with_suffix(".json").read_text())["iterations"], ema=False)
     out = {"eval": extract((generate(G.eval(), z[i:i + 256]) for i in range(0, n, 256)), features,
                            device="cpu", total=n)}
     G.train()  # BatchNorm on the batch's own statistics, as the tutorial's netG(fixed_noise) grids
@@ -156,6 +213,9 @@ def main() -> None:
                          "the recommended preset)")
     ap.add_argument("--slice", type=float, default=20.0, help="seconds per turn (default 20)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--every", type=float, metavar="MIN", help="also save and measure each arm's generator "
+                    "every MIN minutes of its running time")
+    ap.add_argument("--plot", type=Path, help="with --every: write a PNG of FID over running minutes here")
     ap.add_argument("--out", type=Path, help="also write the results as JSON here")
     ap.add_argument("--quick", action="store_true", help="1 minute each, lite0 features, 256 faces")
     args = ap.parse_args()
@@ -186,7 +246,7 @@ def main() -> None:
         for arm in arms:
             start(arm)
         try:
-            take_turns(arms, args.minutes * 60, args.slice)
+            take_turns(arms, args.minutes * 60, args.slice, args.every * 60 if args.every else None)
             for arm in arms:
                 stop(arm)
         finally:
@@ -201,16 +261,24 @@ def main() -> None:
         real = reference(data, args.features, args.n, device="cpu")
         print(f"real statistics: {real.count} faces, {args.features}, "
               f"{'cached' if real.reused else f'computed in {time.perf_counter() - t_eval:.0f} s'}", flush=True)
-        rows = []
+        rows, curve = [], []
+        names = ["fid", "kid", "knn", "precision_recall"] if args.every else ["fid", "kid", "knn"]
         for arm in arms:
+            for minutes, saved in arm.snapshots:
+                for mode, feats in generated_features(arm, args.n, args.features, args.seed, saved).items():
+                    scores, _ = compare(real, from_features(feats, {"features": args.features}), names)
+                    curve.append({"arm": arm.name, "sampling": mode, "minutes": minutes,
+                                  "steps": arm.result["steps"], **_headline(scores)})
             for mode, feats in generated_features(arm, args.n, args.features, args.seed).items():
-                scores, _ = compare(real, from_features(feats, {"features": args.features}), ["fid", "kid", "knn"])
+                scores, _ = compare(real, from_features(feats, {"features": args.features}), names)
                 ru = arm.rusage
                 rows.append({"arm": arm.name, "sampling": mode, "steps": arm.result["steps"],
                              "images_seen": arm.result["steps"] * 128, "ran_s": round(arm.ran_s, 1),
                              "cpu_s": round(ru.ru_utime + ru.ru_stime, 1), "peak_rss_mib": round(ru.ru_maxrss / 1024),
-                             "fid": scores["fid"]["fid"], "kid": scores["kid"]["kid"],
-                             "knn": scores["knn"]["knn_accuracy"], "ema": arm.result["ema"]})
+                             **_headline(scores), "ema": arm.result["ema"]})
+                if args.every:
+                    curve.append({"arm": arm.name, "sampling": mode, "minutes": args.minutes,
+                                  "steps": arm.result["steps"], **_headline(scores)})
         eval_s = time.perf_counter() - t_eval
 
     print(f"\n{'arm':<58} {'G mode':<7} {'steps':>6} {'run s':>6} {'CPU s':>6} {'RSS MiB':>8} "
@@ -225,11 +293,50 @@ def main() -> None:
     for r in rows:
         if r["arm"] != REFERENCE:
             print(f"FID ratio {r['arm']} / reference (its better mode): {r['fid'] / ref_fid:.3f}  (goal <= 0.75)")
+    if curve:
+        print(f"\nevery {args.every:g} min of each arm's running time ({args.features}, {args.n} vs {args.n}):")
+        print(f"{'arm':<58} {'G mode':<7} {'min':>6} {'steps':>6} {'FID':>8} {'KID':>8} {'prec.':>6} {'recall':>6}")
+        for r in curve:
+            print(f"{r['arm']:<58} {r['sampling']:<7} {r['minutes']:>6.2f} {r['steps']:>6} {r['fid']:>8.2f} "
+                  f"{r['kid']:>8.4f} {r['precision']:>6.3f} {r['recall']:>6.3f}")
+        if args.plot:
+            plot_fid(curve, args.plot, args.features, args.n)
+            print(f"wrote {args.plot}")
     print(f"evaluation took {eval_s:.0f} s; whole benchmark {(time.perf_counter() - t_start) / 60:.1f} min; "
           f"peak RSS of this (evaluating) process {_self_rss_mib():.0f} MiB")
     if args.out:
         args.out.write_text(json.dumps({"features": args.features, "n": args.n, "minutes": args.minutes,
-                                        "data": what, "rows": rows}, indent=1))
+                                        "every": args.every, "data": what, "rows": rows, "curve": curve},
+                                       indent=1))
+
+
+def _headline(scores: dict) -> dict:
+    out = {"fid": scores["fid"]["fid"], "kid": scores["kid"]["kid"], "knn": scores["knn"]["knn_accuracy"]}
+    if "precision_recall" in scores:
+        out.update(precision=scores["precision_recall"]["precision"], recall=scores["precision_recall"]["recall"])
+    return out
+
+
+def plot_fid(curve: list[dict], path: Path, features: str, n: int) -> None:
+    """FID over running minutes, one line per arm (the tutorial's better sampling mode at each point)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(8, 5), dpi=100)
+    for arm in dict.fromkeys(r["arm"] for r in curve):
+        points: dict[float, float] = {}
+        for r in curve:
+            if r["arm"] == arm:
+                points[r["minutes"]] = min(points.get(r["minutes"], float("inf")), r["fid"])
+        xs = sorted(points)
+        ax.plot(xs, [points[x] for x in xs], marker="o", label=arm)
+    ax.set_xlabel("running minutes of training (arms take turns on the same CPU)")
+    ax.set_ylabel(f"FID ({features}, {n} vs {n} faces; lower is better)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
 
 
 def _self_rss_mib() -> float:

@@ -6,7 +6,8 @@ Adam 2e-4 (0.5, 0.999), its input pipeline (ImageFolder + Resize/CenterCrop/ToTe
 DataLoader with 2 workers) and its loop, ``.item()`` calls, progress print every 50 iterations and
 fixed-noise grid every 500 included. Only the plotting at the end is left out.
 
-As a script it trains until stopped, then saves G (SIGINT stops it after the current iteration)::
+As a script it trains until stopped, then saves G (SIGINT stops it after the current iteration);
+SIGUSR1 saves G now, as ``OUT.snapshot-K.pt`` for the K-th signal, and training goes on::
 
     python benchmarks/reference_dcgan.py DATAROOT OUT.pt
 """
@@ -143,16 +144,27 @@ def main() -> None:
     ap.add_argument("dataroot", help="an ImageFolder root (one class folder of JPEGs)")
     ap.add_argument("out", help="where to save G's state_dict (.pt) and a .json of what was done")
     args = ap.parse_args()
-    stop = []
+    stop, snapshots = [], []
     signal.signal(signal.SIGINT, lambda *_: stop.append(True))
-    tut, images, t0 = Tutorial(), 0, time.perf_counter()
+    signal.signal(signal.SIGUSR1, lambda *_: snapshots.append(True))
+    tut, images, t0, saved = Tutorial(), 0, time.perf_counter(), 0
     for n in tut.steps(dataloader(args.dataroot)):
         images += n
+        while saved < len(snapshots):  # asked for snapshots: G as it is now
+            saved += 1
+            save(tut, images, t0, Path(args.out).with_suffix(f".snapshot-{saved}.pt"))
         if stop:
             break
-    torch.save(tut.netG.state_dict(), args.out)
-    Path(args.out).with_suffix(".json").write_text(json.dumps(
+    save(tut, images, t0, Path(args.out))
+
+
+def save(tut: Tutorial, images: int, t0: float, out: Path) -> None:
+    """G's weights to ``out`` and what was done to ``out`` with .json, each complete before it appears."""
+    torch.save(tut.netG.state_dict(), out.with_suffix(".tmp"))
+    out.with_suffix(".tmp").replace(out)
+    out.with_suffix(".json.tmp").write_text(json.dumps(
         {"iterations": tut.iters, "images": images, "seconds_since_start": time.perf_counter() - t0}))
+    out.with_suffix(".json.tmp").replace(out.with_suffix(".json"))
 
 
 if __name__ == "__main__":

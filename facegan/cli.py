@@ -161,6 +161,8 @@ def cmd_train(args) -> int:
         control.stop()
         signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGINT, first_interrupt)
+    if hasattr(signal, "SIGUSR1"):  # `kill -USR1 PID`: a checkpoint now, training goes on (not on Windows)
+        signal.signal(signal.SIGUSR1, lambda signum, frame: control.request_checkpoint())
     try:
         result = train(cfg, resume=args.run_dir if args.resume else None, control=control, on_event=on_event,
                        prepare_progress=_progress_bar("preparing"))

@@ -226,3 +226,36 @@ def test_images_per_s_leaves_pauses_out(tmp_path):
     # Counting the 1 s pause would make step 4 last over 1 s; a tiny step takes milliseconds (tenths
     # of a second on a loaded machine), so half the pause tells the two apart without timing the step.
     assert cfg.optim.batch_size / rates[4] < 0.5, rates
+
+
+def test_a_checkpoint_asked_for_mid_epoch_is_taken_after_the_step_in_flight(tmp_path):
+    control, seen = Control(), []
+
+    def on_event(kind, record):
+        if kind == "log" and record["step"] == 3:
+            control.request_checkpoint()
+        if kind == "checkpoint":
+            seen.append(record["step"])
+    train(tiny(tmp_path, extra=["epochs=1", "checkpoint_minutes=0"]), control=control, on_event=on_event)
+    assert seen == [3, 6]  # asked for while step 3 was logged: taken at once, mid-epoch; then the epoch end's
+
+
+def test_sigusr1_saves_a_checkpoint_and_training_goes_on(tmp_path):
+    run_dir = tmp_path / "usr1"
+    args = ["--data", "synthetic", "--resolution", "32", "--epochs", "1", "--batch-size", "16",
+            "--run-dir", str(run_dir), "--set", "synthetic_count=1024", "--set", "g_width=8", "--set",
+            "d_width=8", "--set", "log_every=1", "--set", "checkpoint_minutes=0"]
+    proc = subprocess.Popen([sys.executable, "-m", "facegan", "train", *args], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    run = RunDir(run_dir)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (run.metrics_path.exists() and len(step_records(run)) >= 3):
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGUSR1)
+    while time.time() < deadline and not run.checkpoint_path("last").exists():
+        time.sleep(0.02)
+    saved_at = load_checkpoint(run.checkpoint_path("last"))["step"]
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert 3 <= saved_at < 64  # mid-epoch: the epoch has 64 steps
+    assert load_checkpoint(run.checkpoint_path("last"))["step"] == 64  # and it went on to the end

@@ -42,12 +42,25 @@ RESUMABLE_KEYS = {"run.epochs", "run.device", "run.log_every", "run.checkpoint_m
 
 
 class Control:
-    """Pause, resume and stop a running :func:`train` from another thread (the dashboard's job)."""
+    """Pause, resume and stop a running :func:`train` from another thread (the dashboard's job), or ask
+    it for a checkpoint now (the command line's SIGUSR1)."""
 
     def __init__(self):
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()
+        self._checkpoint = threading.Event()
+
+    def request_checkpoint(self) -> None:
+        """Save the 'last' checkpoint after the step in flight (safe to call from a signal handler)."""
+        self._checkpoint.set()
+
+    def checkpoint_requested(self) -> bool:
+        """Whether a checkpoint was asked for since the last call (which clears the request)."""
+        if self._checkpoint.is_set():
+            self._checkpoint.clear()
+            return True
+        return False
 
     def stop(self) -> None:
         self._stop.set()
@@ -254,7 +267,8 @@ def train(cfg: Config, *, resume: str | Path | None = None, control: Control | N
                 emit("log", record)
                 for warning in health.check_step(record):
                     _warn(write, run, emit, pos.epoch + 1, pos.step, warning)
-            if cfg.run.checkpoint_minutes and time.monotonic() - last_ckpt > 60 * cfg.run.checkpoint_minutes:
+            due = cfg.run.checkpoint_minutes and time.monotonic() - last_ckpt > 60 * cfg.run.checkpoint_minutes
+            if control.checkpoint_requested() or due:
                 checkpoint(stats)
                 last_ckpt = time.monotonic()
 
