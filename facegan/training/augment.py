@@ -156,10 +156,6 @@ class AdaptiveP:
             self.p = (self.p + torch.sign(r_t - self.target) * self.step_size).clamp(0.0, 1.0)
             self.signs.zero_()
 
-    def r_t(self) -> torch.Tensor:
-        """The signal over the observations since the last adjustment (NaN right after one)."""
-        return self.signs[0] / self.signs[1]
-
     def state_dict(self) -> dict:
         return {"p": self.p.detach().cpu(), "signs": self.signs.detach().cpu(), "seen": self.seen}
 

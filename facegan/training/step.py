@@ -129,8 +129,8 @@ class GANStep:
         """Train on ``real`` (N, 3, H, W) in [-1, 1], on ``device``; returns 0-dim tensors:
         loss_d, d_real, d_fake, grad_norm_d (averaged over the D updates), loss_g, d_fake_g,
         grad_norm_g (the G update), gp (the latest penalty, unweighted; with a penalty only), the
-        noise stds and augment_p (with DiffAugment only). d_* are mean sigmoid(logit) under BCE, mean logit otherwise. loss_d leaves
-        the penalty out. Every D update sees the same real batch with fresh latents."""
+        noise stds and augment_p (with DiffAugment only). d_* are mean sigmoid(logit) under BCE, mean
+        logit otherwise. loss_d leaves the penalty out. Every D update sees the same real batch with fresh latents."""
         d_stats = []
         for i in range(self.cfg.optim.d_steps):
             # The last D update's fakes keep their graph so G's update can reuse them (as DCGAN does).
