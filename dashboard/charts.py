@@ -76,9 +76,12 @@ def loss_figure(df: pd.DataFrame, epoch_steps: list[int] | None = None) -> go.Fi
                                      opacity=0.3, showlegend=False, hoverinfo="skip"), row=1, col=panel)
         fig.add_trace(go.Scatter(x=df["step"], y=smooth, name=name, line=dict(color=color, width=2),
                                  mode="lines" if len(df) > 30 else "lines+markers"), row=1, col=panel)
-    for s in (epoch_steps or [])[:60]:
-        for panel in range(1, len(titles) + 1):
-            fig.add_vline(x=s, line=dict(color="#cccccc", width=1, dash="dot"), row=1, col=panel)
+    # Epoch ends as dotted lines, set in one go: add_vline once per line and panel re-validates every shape
+    # so far, which took 1.4 s at 36 epochs and, redrawn every 1.5 s, slowed the training it watched 10x.
+    fig.update_layout(shapes=[dict(type="line", x0=s, x1=s, y0=0, y1=1, xref=f"x{panel if panel > 1 else ''}",
+                                   yref=f"y{panel if panel > 1 else ''} domain",
+                                   line=dict(color="#cccccc", width=1, dash="dot"))
+                              for s in (epoch_steps or [])[:60] for panel in range(1, len(titles) + 1)])
     fig.update_xaxes(title_text="training step")
     return _style(fig, 360)
 

@@ -47,6 +47,26 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     return path
 
 
+def atomic_link(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
+    """Make ``dst`` another name of the file ``src`` (a hard link, atomically replacing ``dst``), so a
+    checkpoint written once is also ``epoch_N.pt`` and ``best.pt`` (each write of 75 MB cost 0.3 s of an
+    epoch end). Every write here replaces a file instead of changing it in place, so the names never see
+    each other's later writes. Where the file system has no hard links, the bytes are copied atomically."""
+    src, dst = Path(src), Path(dst)
+    tmp = dst.with_name(f".{dst.name}.{os.urandom(6).hex()}.tmp")  # the pattern a resume clears up
+    try:
+        os.link(src, tmp)
+    except OSError:
+        return atomic_write_bytes(dst, src.read_bytes())
+    try:
+        os.replace(tmp, dst)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(dst.parent)
+    return dst
+
+
 def atomic_write_json(path: str | os.PathLike, obj, indent: int | None = 2) -> Path:
     return atomic_write_bytes(path, (json.dumps(obj, indent=indent) + "\n").encode("utf-8"))
 

@@ -41,8 +41,8 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
            {**_STABLE_64, "model.g_width": 32, "model.d_width": 32}),
     Preset(FIRST_RUN_PRESET,
            "A first run that ends on faces: the built-in faces at 32 px with the DCGAN paper's recipe, 60 "
-           "epochs, 4 min 23 s on a 2-core CPU from the command line (README, Performance).",
-           # Measured 2026-12-05 on 2 quiet cores (bf16): 3.7 s an epoch of 4,000 faces, 14 s to draw them
+           "epochs, under 4 minutes on a 2-core CPU (README, Performance).",
+           # Measured 2026-12-05 on 2 quiet cores (bf16): 3.3 s an epoch of 4,000 faces, 14 s to draw them
            # the first time. At 32 px the plain DCGAN draws saturated, varied cartoon faces within 60 epochs;
            # stable-64's tricks at half width ran 2.3x as fast but stayed grey and washed out at 140 epochs.
            {"data.source": "synthetic", "data.resolution": 32, "optim.batch_size": 128, "run.epochs": 60}),

@@ -2,7 +2,8 @@
 
 Every page is opened (no exception box may show) and Home shows the shipped demo generator's faces; a
 tiny training run is started from the Train page and watched until its loss curves and epoch grid
-appear; every page is photographed into artifacts/screenshots/ (git-ignored) for a person to look at.
+appear; the newcomer's run behind Home's "Train on built-in faces" is run to its end; every page is
+photographed into artifacts/screenshots/ (git-ignored) for a person to look at.
 """
 
 import os
@@ -186,3 +187,26 @@ def test_a_tiny_run_started_from_the_train_page_shows_curves_and_grids(server, p
         settle(page)
         shot(page, f"{name}-with-run" if name != "home" else "home-after-training")
 
+
+def test_the_newcomers_run_from_home_ends_on_faces(server, page):
+    """Home's main button, then Start: the first-faces preset (built-in faces, 32 px, 60 epochs) runs to
+    its end (about 4 minutes on 2 quiet cores) and the Train page shows its last grid."""
+    url, runs_root = server
+    open_page(page, url, "home", "facegan")
+    page.get_by_role("button", name="Train on built-in faces").click()
+    page.get_by_role("heading", name="Train", exact=True).first.wait_for(timeout=60_000)
+    settle(page)
+    page.get_by_text("Faces: built-in at 32 px").wait_for(timeout=30_000)
+    started = time.monotonic()
+    page.get_by_role("button", name="Start training").click()
+    # Only this run reaches epoch 60 (the earlier tiny run's "Done" may still be on the page).
+    page.get_by_text("Faces after epoch 60").wait_for(timeout=900_000)
+    page.get_by_text("Done. The faces are ready").wait_for(timeout=120_000)
+    seconds = time.monotonic() - started
+    assert page.locator("[data-testid='stException']").count() == 0
+    grids = sorted(runs_root.glob("*/samples/epoch_0060.png"))
+    assert grids, "the run's last grid"
+    print(f"the first-faces run from Home took {seconds:.0f} s in the browser; its last grid: {grids[-1]}")
+    settle(page)
+    page.locator("[data-testid='stMain']").evaluate("m => m.scrollTo(0, 0)")
+    shot(page, "first-run-finished")

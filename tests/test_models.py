@@ -327,3 +327,62 @@ def test_randn_as_keeps_shape_device_and_memory_layout():
     g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
     x = torch.zeros(2, 3, 4, 5).contiguous(memory_format=torch.channels_last)
     assert torch.equal(randn_as(x, g1), randn_as(x, g2))
+
+
+# -- CPU speed paths: they must compute what torch.nn does -----------------------------------------------
+
+@pytest.mark.parametrize("kind,c_in,c_out,k,s,p,size", [
+    ("conv", 64, 128, 4, 2, 1, 8),      # D's last strided layer: 8x8 -> 4x4
+    ("conv", 128, 1, 4, 1, 0, 4),       # D's output: 4x4 -> one logit
+    ("conv", 32, 64, 4, 1, 3, 1),       # 'resize' G's first layer: 1x1 -> 4x4
+    ("convT", 32, 128, 4, 1, 0, 1),     # G's first layer: z -> 4x4
+    ("convT", 128, 64, 4, 2, 1, 4),     # G's first strided layer: 4x4 -> 8x8
+])
+@pytest.mark.parametrize("amp", [False, True])
+def test_small_map_convolutions_compute_what_torch_nn_does(kind, c_in, c_out, k, s, p, size, amp):
+    from facegan.models import convs as fast
+    torch.manual_seed(0)
+    ref = (nn.Conv2d if kind == "conv" else nn.ConvTranspose2d)(c_in, c_out, k, s, p, bias=False)
+    new = (fast.Conv2d if kind == "conv" else fast.ConvTranspose2d)(c_in, c_out, k, s, p, bias=False)
+    new.load_state_dict(ref.state_dict())
+    x = torch.randn(6, c_in, size, size).contiguous(memory_format=torch.channels_last).requires_grad_()
+    results = []
+    for m in (ref, new):
+        x.grad = None
+        with torch.autocast("cpu", torch.bfloat16, enabled=amp):
+            y = m(x)
+            # R1 and WGAN-GP differentiate a gradient: the weight gradient must flow through it too.
+            gx, = torch.autograd.grad(y.float().square().sum(), x, create_graph=True)
+            (y.float().sum() + gx.float().square().sum()).backward()
+        results.append((y.detach().float(), x.grad.clone(), m.weight.grad.clone(), type(y.grad_fn).__name__))
+    (y_ref, gx_ref, gw_ref, _), (y_new, gx_new, gw_new, backward) = results
+    assert backward == "_SmallMapConvBackward"  # the fast path ran (torch.nn's would be ConvolutionBackward0)
+    assert torch.equal(y_new, y_ref) and torch.equal(gx_new, gx_ref)
+    # The weight gradient is the same sum in another order: rounding only (bf16 inputs, fp32 sums).
+    assert float((gw_new - gw_ref).norm() / gw_ref.norm()) < (1e-3 if amp else 1e-5)
+
+
+def test_big_map_convolutions_take_torch_nns_path():
+    from facegan.models import convs as fast
+    m = fast.Conv2d(8, 16, 4, 2, 1, bias=False)
+    y = m(torch.randn(2, 8, 32, 32, requires_grad=True))
+    assert type(y.grad_fn).__name__ == "ConvolutionBackward0"
+
+
+def test_large_normal_draws_are_the_same_on_any_thread_count_and_look_normal():
+    from facegan.models.layers import CHUNK, randn_as
+    x = torch.zeros(4 * CHUNK // 1024, 1, 32, 32)  # four chunks
+    threads = torch.get_num_threads()
+    draws = []
+    for n in (1, 2):
+        torch.set_num_threads(n)
+        try:
+            draws.append(randn_as(x, torch.Generator().manual_seed(7)))
+        finally:
+            torch.set_num_threads(threads)
+    assert torch.equal(draws[0], draws[1])
+    flat = draws[0].reshape(4, -1)
+    assert abs(float(flat.mean())) < 0.01 and abs(float(flat.std()) - 1) < 0.01
+    # every chunk is its own stream: no two are alike
+    assert max(abs(float(torch.corrcoef(flat)[i, j])) for i in range(4) for j in range(i + 1, 4)) < 0.01
+    assert not torch.equal(randn_as(x, torch.Generator().manual_seed(8)), draws[0])

@@ -55,6 +55,27 @@ def test_two_epochs_write_every_run_file(tmp_path):
     assert gif.n_frames == 2
 
 
+@pytest.mark.parametrize("links", [True, False])
+def test_an_epoch_checkpoint_is_written_once_and_its_copies_keep_their_epoch(tmp_path, monkeypatch, links):
+
+    from facegan.training import checkpoint as ck
+    writes = []
+    real_write = ck.atomic_write_bytes
+    monkeypatch.setattr(ck, "atomic_write_bytes", lambda path, data: (writes.append(path), real_write(path, data))[1])
+    if not links:  # a file system without hard links: the numbered copy is copied instead
+        def no_link(*a):
+            raise OSError(1, "Operation not permitted")
+        monkeypatch.setattr(os, "link", no_link)
+    result = train(tiny(tmp_path, extra=["epochs=2", "keep_checkpoints=2"]))
+    run = RunDir(result.run_dir)
+    assert [p.name for p in writes] == ["last.pt", "last.pt"]  # once an epoch
+    last, first, second = (run.checkpoint_path(n) for n in ("last", 1, 2))
+    assert second.read_bytes() == last.read_bytes()
+    assert load_checkpoint(first)["step"] == 6 and load_checkpoint(last)["step"] == 12
+    assert (os.stat(second).st_ino == os.stat(last).st_ino) == links
+    assert not list(run.checkpoints_dir.glob(".*.tmp"))
+
+
 def _stop_at(n: int, control: Control):
     def on_event(kind, record):
         if kind == "log" and record["step"] == n:

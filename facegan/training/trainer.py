@@ -25,6 +25,7 @@ from ..data.loader import BatchLoader
 from ..devices import amp_dtype, channels_last
 from ..errors import FaceganError
 from ..images import grid, save_png, to_uint8
+from ..io import atomic_link
 from ..models import build_networks
 from ..models.sampling import sample
 from . import distributed
@@ -224,13 +225,13 @@ def train(cfg: Config, *, resume: str | Path | None = None, control: Control | N
             "metric_history": history,
         }
         run.sync_metrics()
-        _write(save_checkpoint, run.checkpoint_path("last"), payload)
+        last = _write(save_checkpoint, run.checkpoint_path("last"), payload)
         if epoch_end and cfg.run.keep_checkpoints > 0:
-            _write(save_checkpoint, run.checkpoint_path(pos.epoch), payload)
+            _write(atomic_link, last, run.checkpoint_path(pos.epoch))
             for _, old in run.epoch_checkpoints()[: -cfg.run.keep_checkpoints]:
                 old.unlink(missing_ok=True)
         if best:
-            _write(save_checkpoint, run.checkpoint_path("best"), payload)
+            _write(atomic_link, last, run.checkpoint_path("best"))
         emit("checkpoint", {"epoch": pos.epoch, "step": pos.step})
 
     # -- the loop ------------------------------------------------------------------------------------
