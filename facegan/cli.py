@@ -12,7 +12,7 @@ import sys
 
 from . import __version__
 from .config import Config, help_table
-from .errors import FaceganError, printable
+from .errors import ConfigError, FaceganError, printable
 from .presets import DEFAULT_PRESET, PRESETS, from_preset
 
 
@@ -32,13 +32,18 @@ def _add_config_args(p: argparse.ArgumentParser, *, data_required: bool = False)
     g.add_argument("--limit", type=int, metavar="N", help="use only the first N images")
 
 
-def config_from_args(args: argparse.Namespace) -> Config:
+def typed_overrides(args: argparse.Namespace) -> list[str]:
+    """The ``key=value`` settings a command line gives: its --set pairs, then its shortcut options."""
     shortcuts = {"data.source": args.data, "data.resolution": args.resolution, "data.crop": args.crop,
                  "data.limit": args.limit}
     for name in ("epochs", "batch_size", "seed", "device", "run_dir"):  # present on some commands only
         if getattr(args, name, None) is not None:
             shortcuts[{"batch_size": "optim.batch_size"}.get(name, f"run.{name}")] = getattr(args, name)
-    overrides = list(args.overrides) + [f"{k}={v}" for k, v in shortcuts.items() if v is not None]
+    return list(args.overrides) + [f"{k}={v}" for k, v in shortcuts.items() if v is not None]
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    overrides = typed_overrides(args)
     if args.config:
         try:
             with open(args.config, encoding="utf-8") as f:
@@ -51,6 +56,15 @@ def config_from_args(args: argparse.Namespace) -> Config:
             raise FaceganError("give either --preset or --config, not both")
         return base.with_overrides(overrides)
     return from_preset(args.preset or DEFAULT_PRESET, overrides)
+
+
+def _preset_overrides(name: str | None) -> dict:
+    """A named preset's settings (none for no name)."""
+    if name is None:
+        return {}
+    if name not in PRESETS:
+        raise ConfigError("preset", name, "one of " + ", ".join(repr(p) for p in PRESETS))
+    return PRESETS[name].overrides
 
 
 def _progress_bar(desc: str):
@@ -126,12 +140,12 @@ def cmd_train(args) -> int:
     if args.resume:
         if not args.run_dir:
             raise FaceganError("--resume needs --run-dir, the run folder to continue")
-        given = {k: v for k, v in {"run.epochs": args.epochs, "run.device": args.device}.items() if v is not None}
-        if args.overrides or args.preset or args.config or args.data or args.resolution or args.limit \
-                or args.batch_size or args.seed is not None or args.crop:
-            raise FaceganError("a resumed run keeps its own configuration: with --resume give only --run-dir, "
-                               "--epochs and --device")
-        cfg = resume_config(RunDir.open(args.run_dir), given)
+        run = RunDir.open(args.run_dir)
+        # The options as typed (a re-typed command with --resume added is fine): resume_config refuses
+        # the ones that would change the run.
+        typed = (config_from_args(args) if args.config else
+                 run.config().with_overrides(_preset_overrides(args.preset)).with_overrides(typed_overrides(args)))
+        cfg = resume_config(run, {k: new for k, (_, new) in run.config().diff(typed).items()})
     else:
         cfg = config_from_args(args)
     control = Control()

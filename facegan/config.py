@@ -263,6 +263,11 @@ class Config:
             cfg.set(key, value)
         return cfg.validate()
 
+    def diff(self, other: "Config") -> dict[str, tuple[Any, Any]]:
+        """``{'section.key': (this value, other's value)}`` for every field where ``other`` differs."""
+        mine, theirs = self.to_dict(), other.to_dict()
+        return {f"{s}.{k}": (v, theirs[s][k]) for s in SECTIONS for k, v in mine[s].items() if theirs[s][k] != v}
+
     # -- validation ----------------------------------------------------------------------------------
     def validate(self) -> "Config":
         for section in SECTIONS:

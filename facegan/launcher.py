@@ -3,9 +3,10 @@ process per GPU) instead of a thread of the dashboard's process.
 
 The dashboard cannot host DDP itself: every rank must be its own process. So :class:`TorchrunJob` starts
 ``python -m torch.distributed.run --standalone --nproc_per_node=K -m facegan train …`` in a process group
-of its own, and a watcher thread turns what rank 0 writes into the run folder (config.json, then
-metrics.jsonl records) into the same events a thread job hears from :func:`~facegan.training.trainer.train`,
-so both kinds of job give one :class:`~facegan.job.JobStatus`. Stop sends SIGINT to the group (the ranks
+of its own, and a watcher thread reads back the records rank 0 writes into the run folder's metrics.jsonl
+(``facegan/training/records.py``): the same records a thread job hears from
+:func:`~facegan.training.trainer.train`, folded into status by the same
+:class:`~facegan.job_status.StatusTracker`. Stop sends SIGINT to the group (the ranks
 agree on a step and rank 0 checkpoints), then SIGTERM and SIGKILL if it does not end. A torchrun job
 cannot pause: the ranks would sit in a collective, holding the GPUs.
 """
@@ -23,13 +24,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from .config import Config
-from .data.loader import steps_per_epoch
 from . import devices
+from .config import Config
 from .errors import FaceganError
-from .job import JobHandle
+from .job_status import BackgroundJob, JobStatus
 from .training.run_dir import RunDir
-from .training.trainer import TrainResult
 
 LOG_NAME = "torchrun.log"   # the processes' output; copied into the run folder when the job ends
 CONFIG_NAME = "torchrun-config.json"
@@ -37,6 +36,7 @@ POLL_S = 0.5                # how often the watcher reads the run folder
 STOP_GRACE_S = 120.0        # after SIGINT (then SIGTERM), how long before the next, harder signal
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGKILL)
 PREFIX = "facegan: error: "  # how the command line starts its one-line messages
+EVENT = {"step": "log"}      # the name train()'s on_event gives a record kind, where it differs
 
 
 def check_processes(cfg: Config, processes: int, gpus: int | None = None) -> None:
@@ -85,10 +85,10 @@ def launch(cfg: Config, run_dir: Path, nproc: int, staging: Path, *, resume: boo
 
 
 class RunFolderTail:
-    """Reads a run folder that another process is writing, as trainer events: 'start' once config.json
-    exists, then 'log', 'epoch' and 'warning' for each new complete metrics.jsonl record. Records from
-    before ``since`` (a resumed run's history) only set the 'start' record's position; they are skipped
-    again when a resume's trim rewrites the log, which is then read from the top."""
+    """Reads a run folder that another process is writing, as trainer events: from the 'start' record
+    that process writes (one with a time at or after ``since``, the launch), every complete record after
+    it, under the name ``train()``'s ``on_event`` gives it. A resume's trim rewrites the log before its
+    start record: the file is then read again from the top, and records from before ``since`` are skipped."""
 
     def __init__(self, run_dir: Path, world: int, since: float):
         self.run, self.world, self.since = RunDir(run_dir), world, since
@@ -97,43 +97,19 @@ class RunFolderTail:
 
     def events(self) -> list[tuple[str, dict]]:
         out: list[tuple[str, dict]] = []
-        start = None if self.started else self._start_record()
-        if not self.started and start is None:
-            return out
-        records = self._new_records()
-        new = [r for r in records if r.get("time", 0) >= self.since]
-        if start is not None:
-            old = [r for r in records if r.get("time", 0) < self.since]
-            start["step"] = max((int(r["step"]) for r in old if isinstance(r.get("step"), int)), default=0)
-            start["epochs_done"] = max((int(r["epoch"]) for r in old if r.get("kind") == "epoch"), default=0)
-            self.started = True
-            out.append(("start", start))
-        for rec in new:
+        for rec in self._new_records():
             kind = rec.get("kind")
-            if kind == "step":
-                out.append(("log", rec))
-            elif kind == "epoch":
+            if rec.get("time", 0) < self.since:
+                continue
+            if kind == "start":
+                self.started = True
+                out.append(("start", {**rec, "run_dir": str(self.run.path),
+                                      "device": f"{rec.get('device')} × {self.world} processes (torchrun)"}))
+            elif self.started and kind == "epoch":
                 out.append(("epoch", {**rec, "sample_path": str(self.run.path / rec["sample"])}))
-                out.append(("checkpoint", {"epoch": rec["epoch"], "step": rec["step"]}))  # every epoch end has one
-            elif kind == "warning":
-                out.append(("warning", rec))
+            elif self.started and kind:
+                out.append((EVENT.get(kind, kind), rec))
         return out
-
-    def _start_record(self) -> dict | None:
-        """What the trainer's own 'start' event says, from config.json (written once the data is ready);
-        the position is filled in from the log."""
-        if not self.run.config_path.is_file():
-            return None
-        try:
-            meta = self.run.meta()
-            cfg = Config.from_dict(meta["config"])
-            images = int(meta["data"]["kept"])
-        except (FaceganError, KeyError, TypeError, ValueError):
-            return None  # still being written (it is written atomically, so this is rare): next poll
-        per_epoch = steps_per_epoch(images, cfg.optim.batch_size // self.world, self.world)
-        return {"run_dir": str(self.run.path), "device": f"{cfg.run.device} × {self.world} processes (torchrun)",
-                "steps_per_epoch": per_epoch, "total_steps": cfg.run.epochs * per_epoch, "epochs": cfg.run.epochs,
-                "images": images}
 
     def _new_records(self) -> list[dict]:
         path = self.run.metrics_path
@@ -161,9 +137,9 @@ class RunFolderTail:
         return out
 
 
-class TorchrunJob(JobHandle):
-    """A :class:`~facegan.job.JobHandle` whose training is ``processes`` torchrun processes. Start it
-    through :func:`facegan.job.start` with ``processes > 1``."""
+class TorchrunJob(BackgroundJob):
+    """A job whose training is ``processes`` torchrun processes. Start it through
+    :func:`facegan.job.start` with ``processes > 1``."""
 
     def __init__(self, job_id: int, cfg: Config, resume: Path | None, processes: int):
         super().__init__(job_id, cfg, resume)
@@ -171,18 +147,20 @@ class TorchrunJob(JobHandle):
         self.run_path = resume if resume is not None else RunDir.new_path(cfg)
         self.staging = Path(tempfile.mkdtemp(prefix="facegan-torchrun-"))
         self.proc: subprocess.Popen | None = None
-        self._update(run_dir=str(self.run_path), processes=processes, can_pause=False)
+        self.ended: dict | None = None  # the run's 'end' record, once rank 0 has written it
+        self.tracker.update(run_dir=str(self.run_path), processes=processes, can_pause=False)
 
-    def pause(self):
+    def pause(self) -> JobStatus:
         """Not possible (see the module's note); the job goes on."""
         return self.status()
 
-    def _run(self) -> None:
+    def run(self) -> None:
         launched = time.time()
         try:
-            self.proc = launch(self._cfg, self.run_path, self.processes, self.staging, resume=self._resume is not None)
+            self.proc = launch(self.cfg, self.run_path, self.processes, self.staging,
+                               resume=self.resume_from is not None)
         except OSError as e:
-            self._finish("failed", error=f"could not start torchrun: {e}")
+            self.tracker.finish("failed", error=f"could not start torchrun: {e}")
             return
         # The processes live in a session of their own, so nothing else ends them with the dashboard.
         atexit.register(self._stop_at_exit)
@@ -191,10 +169,12 @@ class TorchrunJob(JobHandle):
         while True:
             code = self.proc.poll()
             for kind, rec in tail.events():
-                self._on_event(kind, rec)
+                self.tracker.apply(kind, rec)
+                if kind == "end":
+                    self.ended = rec
             if code is not None:
                 break
-            if self._control.stopping and time.monotonic() >= next_signal_at:
+            if self.control.stopping and time.monotonic() >= next_signal_at:
                 self._signal(next(signals, signal.SIGKILL))
                 next_signal_at = time.monotonic() + STOP_GRACE_S
             time.sleep(POLL_S)
@@ -219,21 +199,20 @@ class TorchrunJob(JobHandle):
             pass
 
     def _end(self, code: int) -> None:
-        """The final state from the log: rank 0 prints 'stopped at epoch …' or 'finished at epoch …' last
-        (torchrun itself exits non-zero after a SIGINT even when the ranks stopped cleanly)."""
+        """The final state from the run's 'end' record (torchrun itself exits non-zero after a SIGINT
+        even when the ranks stopped cleanly); the processes' output says why when there is none."""
         atexit.unregister(self._stop_at_exit)
         log = log_tail(self.staging / LOG_NAME, 400)
         self._keep_log()
-        s = self._status
-        if "stopped at epoch" in log or (code == 0 and "finished at epoch" in log):
-            stopped = "stopped at epoch" in log
-            self._finish("stopped" if stopped else "finished",
-                         result=TrainResult(self.run_path, s.epoch, s.step, stopped=stopped))
-        else:
-            head = error_line(log) or (f"training was stopped before it saved anything (torchrun exited {code})"
-                                       if self._control.stopping else f"torchrun exited with status {code}")
-            details = "\n".join(log.splitlines()[-40:])
-            self._finish("failed", error=f"{head}\n\n{details}")
+        end = self.ended or {}
+        if end.get("state") in ("finished", "stopped"):
+            self.tracker.finish(end["state"], step=end["step"])
+            return
+        head = end.get("reason") or error_line(log) or (
+            f"training was stopped before it saved anything (torchrun exited {code})" if self.control.stopping
+            else f"torchrun exited with status {code}")
+        details = "\n".join(log.splitlines()[-40:])
+        self.tracker.finish("failed", error=f"{head}\n\n{details}")
 
     def _keep_log(self) -> None:
         """Append this job's output to the run folder's torchrun.log (when the run folder exists) and

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Iterable
 
 from .errors import FaceganError
+from .training import records as run_records
 from .training.run_dir import RunDir, evaluations_dir
 
 MAX_NAME = 120
@@ -41,6 +42,9 @@ class RunInfo:
     checkpoints: tuple[str, ...] = ()  # 'last', 'best', 'epoch_0003', ... (stems of checkpoints/*.pt)
     has_gif: bool = False
     metrics: dict = field(default_factory=dict)  # the newest evaluation's (or 'metrics' record's) numbers
+    outcome: str | None = None    # how its latest training ended (records.outcome): 'finished', 'stopped',
+    #                               'failed', 'interrupted'; None for a folder older than start/end records
+    reason: str | None = None     # a failed run's one line
     problem: str | None = None    # why the folder could not be read fully, if it could not
 
     @property
@@ -88,7 +92,26 @@ def run_info(path: str | Path) -> RunInfo:
     step = max((int(r.get("step", 0)) for r in records if isinstance(r.get("step"), (int, float))), default=0)
     history = metric_history(records) + [{k: v for k, v in e.items() if k != "record"}
                                          for e in evaluations(run.path)]
-    return RunInfo(**base, epochs_done=epochs_done, step=step, metrics=history[-1] if history else {})
+    outcome = run_records.outcome(records)
+    reason = next((r.get("reason") for r in reversed(records) if r.get("kind") == "end"), None)
+    return RunInfo(**base, epochs_done=epochs_done, step=step, metrics=history[-1] if history else {},
+                   outcome=outcome, reason=reason if outcome == "failed" else None)
+
+
+def run_state(info: RunInfo, live: Iterable[str | Path] = ()) -> str:
+    """What the Runs table says a run is: 'training now' (its folder is among ``live``), 'damaged',
+    'failed', 'finished', 'interrupted' (it started and never ended: killed), 'stopped' or 'empty'."""
+    if info.path.resolve() in {Path(p).resolve() for p in live}:
+        return "training now"
+    if info.problem:
+        return "damaged"
+    if info.outcome == "failed":
+        return "failed"
+    if info.finished:
+        return "finished"
+    if info.outcome == "interrupted":
+        return "interrupted"
+    return "stopped" if info.step else "empty"
 
 
 def metric_history(records: list[dict]) -> list[dict]:

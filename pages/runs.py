@@ -7,7 +7,7 @@ import streamlit as st
 from dashboard import cached, charts, settings
 from dashboard import widgets as w
 from facegan.errors import FaceganError
-from facegan.runs import best_metrics, delete_run, evaluations, metric_history, rename_run
+from facegan.runs import best_metrics, delete_run, evaluations, metric_history, rename_run, run_state
 from facegan.training.run_dir import RunDir
 
 root = settings.runs_root()
@@ -35,13 +35,7 @@ live = {RunDir(p).path.resolve() for p in w.live_run_dirs()}
 
 
 def state(r) -> str:
-    if r.path.resolve() in live:
-        return "training now"
-    if r.problem:
-        return "damaged"
-    if r.finished:
-        return "finished"
-    return "stopped" if r.step else "empty"
+    return run_state(r, live)
 
 
 def scores(r) -> tuple[dict[str, float], str]:

@@ -70,6 +70,22 @@ def test_a_folder_with_a_plain_configuration_is_not_a_run_to_resume(tmp_path):
     assert "not a facegan run folder" in res.stderr and "--config" in res.stderr
 
 
+def test_a_retyped_command_resumes_and_a_changed_setting_is_refused_by_name(tmp_path):
+    """Up arrow, add --resume: the same options are the run's own and are accepted; an option that would
+    change the run is one line naming the field, the run's value and the given one."""
+    command = ["train", "--data", "synthetic", "--resolution", "32", "--epochs", "1", "--run-dir", str(tmp_path / "r"),
+               "--set", "synthetic_count=64", "--set", "g_width=8", "--set", "d_width=8", "--batch-size", "16"]
+    first = run_cli(*command)
+    assert first.returncode == 0, first.stderr
+    again = run_cli(*command, "--resume", "--epochs", "2")
+    assert again.returncode == 0 and "finished at epoch 2" in again.stdout, again.stderr
+    changed = run_cli(*command, "--resume", "--epochs", "3", "--batch-size", "32", "--preset", "dcgan-paper")
+    assert changed.returncode == 2 and len(changed.stderr.strip().splitlines()) == 1, changed.stderr
+    assert "optim.batch_size to 32 (the run has 16)" in changed.stderr and "Traceback" not in changed.stderr
+    other = run_cli(*command, "--resume", "--preset", "stable-64")
+    assert other.returncode == 2 and "model.d_norm to 'spectral' (the run has 'batch')" in other.stderr
+
+
 def test_all_bad_source_exit_2(tmp_path):
     (tmp_path / "a.jpg").write_text("not a jpeg")
     res = run_cli("prepare", "--data", str(tmp_path))

@@ -114,3 +114,11 @@ def test_quick_64_is_stable_64_at_width_32_as_the_quality_benchmark_measured_it(
     measured = from_preset("stable-64", ["model.g_width=32", "model.d_width=32"]).to_dict()
     assert quick.pop("preset") == "quick-64" and measured.pop("preset") == "stable-64"
     assert quick == measured
+
+
+def test_diff_names_each_field_that_differs_with_both_values():
+    from facegan.presets import from_preset
+    a = from_preset("dcgan-paper")
+    b = a.with_overrides(["optim.batch_size=32", "tricks.real_label=[0.9,0.9]"])
+    assert a.diff(b) == {"optim.batch_size": (128, 32), "tricks.real_label": ((1.0, 1.0), (0.9, 0.9))}
+    assert a.diff(a) == {} and b.diff(a)["optim.batch_size"] == (32, 128)

@@ -68,8 +68,8 @@ def test_a_full_disk_stops_the_run_with_a_message_and_keeps_the_last_checkpoint(
         monkeypatch.setattr(ck, "atomic_write_bytes", _enospc_at(2, ck.atomic_write_bytes))
     elif target == "grid":      # epoch 2's grid
         monkeypatch.setattr(tr, "save_png", _enospc_at(2, tr.save_png))
-    else:                       # the 9th metrics record: a step of epoch 2
-        monkeypatch.setattr(RunDir, "log", _enospc_at(9, RunDir.log))
+    else:                       # the 10th record (start, 6 steps, epoch, checkpoint): a step of epoch 2
+        monkeypatch.setattr(RunDir, "log", _enospc_at(10, RunDir.log))
     with pytest.raises(FaceganError, match=r"could not write to the run folder \(No space left on device"):
         train(cfg)
     run = RunDir(cfg.run.run_dir)

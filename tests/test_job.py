@@ -259,7 +259,7 @@ def test_status_follows_the_events(tmp_path, monkeypatch):
     assert (s.step, s.epoch, s.total_steps, s.progress) == (10, 1, 100, 0.1)
     assert s.images_per_s == pytest.approx(160.0)
     assert s.eta_seconds == pytest.approx(90 * 0.1)
-    assert dict(s.losses) == {"loss_d": 0.5, "loss_g": 2.0, "lr_g": 2e-4, "lr_d": 2e-4}
+    assert dict(s.losses) == {"loss_d": 0.5, "loss_g": 2.0}  # records.losses: learning rates are not losses
     assert s.latest_grid == str(tmp_path / "grid1.png") and s.checkpoint_step == 10
     assert s.warning_count == job.MAX_WARNINGS + 5 and len(s.warnings) == job.MAX_WARNINGS
     assert s.warnings[-1] == f"w{job.MAX_WARNINGS + 4}"

@@ -64,46 +64,58 @@ def test_the_torchrun_command_for_a_new_run_and_for_a_resume(tmp_path):
 
 
 def test_the_run_folder_tail_gives_trainer_events_and_rereads_a_trimmed_log(tmp_path):
+    from facegan.training import records as rec
     path = tmp_path / "run"
-    tail = launcher.RunFolderTail(path, world=2, since=0.0)
+    tail = launcher.RunFolderTail(path, world=2, since=1.0)
     assert tail.events() == []  # rank 0 has not created the folder yet
-    run = RunDir.create(tiny("epochs=3", f"run_dir={path}"), {"kept": 70, "source": "synthetic"})
-    (kind, start), = tail.events()
+    cfg = tiny("epochs=3", f"run_dir={path}")
+    run = RunDir.create(cfg, {"kept": 70, "source": "synthetic"})
+    assert tail.events() == []  # no start record yet: the processes are still preparing
     # 70 images in 2 shards of 35, 8 per rank a step: 4 steps an epoch
-    assert kind == "start" and start["steps_per_epoch"] == 4 and start["total_steps"] == 12
-    assert start["images"] == 70 and start["step"] == 0 and "2 processes" in start["device"]
-    records = [{"epoch": 1, "step": s, "time": 0, "kind": "step", "loss_d": 1.0, "images_per_s": 50.0}
-               for s in (1, 2, 3, 4)]
-    records += [{"epoch": 1, "step": 4, "time": 0, "kind": "epoch", "sample": "samples/epoch_0001.png"},
-                {"epoch": 2, "step": 4, "time": 0, "kind": "warning", "message": "D is winning"}]
+    start = {**rec.start(cfg, resumed=False, step=0, epochs_done=0, world=2, device="cpu", images=70,
+                         steps_per_epoch=4), "time": 2.0}
+    records = [start]
+    records += [{"epoch": 1, "step": s, "time": 2.0, "kind": "step", "loss_d": 1.0, "images_per_s": 50.0}
+                for s in (1, 2, 3, 4)]
+    records += [{"epoch": 1, "step": 4, "time": 2.0, "kind": "epoch", "sample": "samples/epoch_0001.png"},
+                {**rec.checkpoint(1, 1, 4, ["last.pt"]), "time": 2.0},
+                {"epoch": 2, "step": 4, "time": 2.0, "kind": "warning", "message": "D is winning"}]
     lines = [json.dumps(r) for r in records]
     with open(run.metrics_path, "w") as f:
-        f.write("\n".join(lines[:3]) + "\n" + lines[3][:10])  # a line half written
-    assert [(k, r["step"]) for k, r in tail.events()] == [("log", 1), ("log", 2), ("log", 3)]
+        f.write("\n".join(lines[:4]) + "\n" + lines[4][:10])  # a line half written
+    events = tail.events()
+    assert [(k, r["step"]) for k, r in events] == [("start", 0), ("log", 1), ("log", 2), ("log", 3)]
+    assert events[0][1]["total_steps"] == 12 and events[0][1]["run_dir"] == str(path)
+    assert "2 processes" in events[0][1]["device"]
     with open(run.metrics_path, "a") as f:
-        f.write(lines[3][10:] + "\n" + "\n".join(lines[4:]) + "\n")
+        f.write(lines[4][10:] + "\n" + "\n".join(lines[5:]) + "\n")
     events = tail.events()
     assert [k for k, _ in events] == ["log", "epoch", "checkpoint", "warning"]
     assert events[1][1]["sample_path"] == str(path / "samples" / "epoch_0001.png")
     assert tail.events() == []
     # A resume trims the log by writing a new file: it is read again from the top.
     tmp = run.path / "m.tmp"
-    tmp.write_text("\n".join(lines[:2]) + "\n")
+    tmp.write_text("\n".join(lines[:3]) + "\n")
     os.replace(tmp, run.metrics_path)
-    assert [(k, r["step"]) for k, r in tail.events()] == [("log", 1), ("log", 2)]
+    assert [(k, r["step"]) for k, r in tail.events()] == [("start", 0), ("log", 1), ("log", 2)]
 
-    # A resume's watcher: what the log held before it launched gives the start position, not events,
-    # also when the resume's trim rewrites the log; what the resumed processes write is read as usual.
-    tmp.write_text("\n".join(lines) + "\n")
+    # A resume's watcher: what the log held before it launched is history, not events, also when the
+    # resume's trim rewrites the log; from the resumed processes' start record on, records are events.
+    old = [{**r, "time": 0.5} for r in records]
+    tmp.write_text("\n".join(json.dumps(r) for r in old) + "\n")
     os.replace(tmp, run.metrics_path)
     resumed = launcher.RunFolderTail(path, world=2, since=1.0)
-    (kind, start), = resumed.events()
-    assert kind == "start" and (start["step"], start["epochs_done"]) == (4, 1)
-    tmp.write_text("\n".join(lines[:4]) + "\n")
+    assert resumed.events() == []
+    tmp.write_text("\n".join(json.dumps(r) for r in old[:6]) + "\n")
     os.replace(tmp, run.metrics_path)
+    again = {**rec.start(cfg, resumed=True, step=4, epochs_done=1, world=2, device="cpu", images=70,
+                         steps_per_epoch=4), "time": 3.0}
     with open(run.metrics_path, "a") as f:
-        f.write(json.dumps({"epoch": 2, "step": 5, "time": 2.0, "kind": "step", "loss_d": 1.0}) + "\n")
-    assert [(k, r["step"]) for k, r in resumed.events()] == [("log", 5)]
+        f.write(json.dumps(again) + "\n")
+        f.write(json.dumps({"epoch": 2, "step": 5, "time": 3.0, "kind": "step", "loss_d": 1.0}) + "\n")
+    events = resumed.events()
+    assert [(k, r["step"]) for k, r in events] == [("start", 4), ("log", 5)]
+    assert events[0][1]["epochs_done"] == 1
 
 
 @pytest.mark.slow

@@ -6,7 +6,7 @@ import pytest
 
 from facegan.errors import FaceganError
 from facegan.runs import (best_metrics, check_run_name, delete_run, evaluations, headline, list_runs, metric_history,
-                          rename_run, run_path)
+                          rename_run, run_info, run_path, run_state)
 
 
 def fake_run(root, name, *, epochs=3, done=2, created="2026-01-02T03:04:05"):
@@ -43,6 +43,25 @@ def test_list_runs_reads_each_run_newest_first(tmp_path):
     assert new.metrics == {"epoch": 2, "step": 8, "fid": 30.5, "kid": 0.02, "kid.kid_std": 0.01}
     assert broken.problem and "config.json" in broken.problem
     assert list_runs(tmp_path / "missing") == []
+
+
+def test_a_runs_state_comes_from_its_records(tmp_path):
+    def with_records(name, *records, done=2):
+        run = fake_run(tmp_path, name, done=done)
+        with open(run / "metrics.jsonl", "a") as f:  # after the torn line: only the last line may be torn
+            f.write("\n" + "".join(json.dumps({"epoch": done, "step": 4 * done, "time": 0.0, **r}) + "\n"
+                                    for r in records))
+        return run_info(run)
+    start, end = {"kind": "start"}, {"kind": "end"}
+    assert run_state(with_records("old")) == "stopped"  # a folder from before start/end records
+    assert run_state(with_records("killed", start)) == "interrupted"
+    stopped = with_records("stopped", start, {**end, "state": "stopped"})
+    assert run_state(stopped) == "stopped" and stopped.reason is None
+    failed = with_records("failed", start, {**end, "state": "failed", "reason": "training diverged at step 8"})
+    assert run_state(failed) == "failed" and failed.reason == "training diverged at step 8"
+    assert run_state(with_records("done", start, {**end, "state": "finished"}, done=3)) == "finished"
+    assert run_state(with_records("empty", done=0)) == "empty"
+    assert run_state(failed, live=[tmp_path / "failed"]) == "training now"
 
 
 def test_evaluations_headlines_and_best_scores(tmp_path):

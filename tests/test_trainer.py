@@ -165,6 +165,48 @@ def test_nan_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, monkeypa
     assert all(torch.isfinite(v).all() for v in ckpt["G"].values() if v.is_floating_point())
 
 
+def test_the_log_records_each_start_checkpoint_and_how_training_ended(tmp_path, monkeypatch):
+    from facegan.config import Config
+    from facegan.training import records
+    cfg = tiny(tmp_path, extra=["epochs=2", "keep_checkpoints=1"])
+    train(cfg)
+    run = RunDir(cfg.run.run_dir)
+    log = run.read_metrics()
+    assert [r["kind"] for r in log if r["kind"] not in ("step", "warning")] == [
+        "start", "epoch", "checkpoint", "epoch", "checkpoint", "end"]
+    start, end = log[0], log[-1]
+    assert Config.from_dict(start["config"]) == cfg and not start["resumed"] and start["world"] == 1
+    assert (start["step"], start["epochs_done"], start["total_steps"], start["images"]) == (0, 0, 12, 96)
+    assert [r["files"] for r in log if r["kind"] == "checkpoint"] == [["last.pt", "epoch_0001.pt"],
+                                                                      ["last.pt", "epoch_0002.pt"]]
+    assert (end["state"], end["epochs_done"], end["step"], end["epoch"]) == ("finished", 2, 12, 2)
+    assert records.outcome(log) == "finished"
+
+    control = Control()
+    train(resume_config(run, {"run.epochs": 4}), resume=run.path, control=control, on_event=_stop_at(15, control))
+    log = run.read_metrics()
+    again = [r for r in log if r["kind"] == "start"][-1]
+    assert again["resumed"] and (again["step"], again["epochs_done"]) == (12, 2)
+    assert (log[-1]["kind"], log[-1]["state"], log[-1]["step"]) == ("end", "stopped", 15)
+    assert log[-2]["kind"] == "checkpoint" and log[-2]["step"] == 15
+    assert records.outcome(log) == "stopped"
+
+    real_call = step_mod.GANStep.__call__
+
+    def poisoned(self, real):
+        stats = real_call(self, real)
+        stats["loss_d"] = stats["loss_d"] * float("nan")
+        return stats
+    monkeypatch.setattr(step_mod.GANStep, "__call__", poisoned)
+    with pytest.raises(TrainingDiverged):
+        train(resume_config(run, {"run.epochs": 4}), resume=run.path)
+    log = run.read_metrics()
+    assert log[-1]["kind"] == "end" and log[-1]["state"] == "failed" and "diverged" in log[-1]["reason"]
+    assert records.outcome(log) == "failed"
+    assert records.outcome(log[:-1]) == "interrupted"  # started, never ended: killed (or still training)
+    assert records.outcome([r for r in log if r["kind"] in ("step", "epoch")]) is None  # an older folder
+
+
 def test_resume_guards(tmp_path):
     cfg = tiny(tmp_path, extra=["epochs=1"])
     train(cfg)
@@ -173,7 +215,13 @@ def test_resume_guards(tmp_path):
         train(cfg)
     with pytest.raises(FaceganError, match="cannot change model.latent_dim"):
         resume_config(run, {"model.latent_dim": 5})
-    more = resume_config(run, {"run.epochs": 2})
+    # One rule for every caller: the run's own values and its folder may be given again; under torchrun
+    # only run.epochs may change (its processes are given --epochs alone).
+    assert resume_config(run, {"model.latent_dim": 100, "run.run_dir": "elsewhere"}) == run.config()
+    assert resume_config(run, {"run.log_every": 2}).run.log_every == 2
+    with pytest.raises(FaceganError, match=r"cannot change run.log_every to 2 \(the run has 1\).*under torchrun"):
+        resume_config(run, {"run.log_every": 2}, processes=2)
+    more = resume_config(run, {"run.epochs": 2}, processes=2)
     assert train(more, resume=run.path).epochs_done == 2
     empty = tmp_path / "nockpt"
     RunDir.create(tiny(tmp_path, "nockpt"), {})

@@ -18,7 +18,7 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from ..config import Config
-from . import convs
+from .convs import Conv2d, ConvTranspose2d
 from .layers import GaussianNoise
 
 IMAGE_CHANNELS = 3
@@ -63,18 +63,18 @@ class Generator(nn.Module):
             layers: list[tuple[str, nn.Module]] = []
             if i == 0:
                 if upsample == "transpose":
-                    conv = convs.ConvTranspose2d(c_in, c_out, 4, 1, 0, bias=False)
+                    conv = ConvTranspose2d(c_in, c_out, 4, 1, 0, bias=False)
                 else:
                     # A 4x4 conv padded by 3 on a 1x1 input is the same dense projection z -> 4x4 as
                     # the transposed conv, so 'resize' G holds no transposed conv at all.
-                    conv = convs.Conv2d(c_in, c_out, 4, 1, 3, bias=False)
+                    conv = Conv2d(c_in, c_out, 4, 1, 3, bias=False)
             else:
                 if upsample == "resize":
                     layers.append(("up", nn.Upsample(scale_factor=2, mode="nearest")))
                 if noise_std > 0:
                     layers.append(("noise", GaussianNoise(noise_std)))
-                conv = (convs.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False) if upsample == "transpose"
-                        else convs.Conv2d(c_in, c_out, 3, 1, 1, bias=False))
+                conv = (ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False) if upsample == "transpose"
+                        else Conv2d(c_in, c_out, 3, 1, 1, bias=False))
                 size *= 2
             layers.append(("conv", conv))
             if last:
@@ -109,7 +109,7 @@ class Discriminator(nn.Module):
             layers: list[tuple[str, nn.Module]] = []
             if noise_std > 0:
                 layers.append(("noise", GaussianNoise(noise_std)))
-            layers.append(("conv", convs.Conv2d(c_in, c_out, 4, 2, 1, bias=False)))
+            layers.append(("conv", Conv2d(c_in, c_out, 4, 2, 1, bias=False)))
             # DCGAN leaves the first layer unnormalised: BatchNorm on the input layer made training
             # oscillate in the paper's experiments.
             if norm == "batch" and i > 0:
@@ -122,7 +122,7 @@ class Discriminator(nn.Module):
         out: list[tuple[str, nn.Module]] = []
         if noise_std > 0:
             out.append(("noise", GaussianNoise(noise_std)))
-        out.append(("conv", convs.Conv2d(c_in, 1, 4, 1, 0, bias=False)))
+        out.append(("conv", Conv2d(c_in, 1, 4, 1, 0, bias=False)))
         blocks.append(("out", nn.Sequential(OrderedDict(out))))
         self.blocks = nn.Sequential(OrderedDict(blocks))
         init_weights(self)

@@ -8,10 +8,12 @@ pure function of ``(seed, e)``, so a resumed run continues exactly where the che
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 import threading
 import time
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -23,12 +25,12 @@ from ..config import Config
 from ..data.cache import PreparedData, prepare
 from ..data.loader import BatchLoader
 from ..devices import amp_dtype, channels_last
-from ..errors import FaceganError
+from ..errors import FaceganError, first_line
 from ..images import grid, save_png, to_uint8
 from ..io import atomic_link
 from ..models import build_networks
 from ..models.sampling import sample
-from . import distributed
+from . import distributed, records
 from .checkpoint import load_checkpoint, load_weights, rng_state, save_checkpoint, set_rng_state
 from .health import Health, TrainingDiverged, all_finite
 from .run_dir import RunDir
@@ -120,25 +122,28 @@ def fixed_latents(cfg: Config) -> torch.Tensor:
     return torch.randn(cfg.run.sample_count, cfg.model.latent_dim, 1, 1, generator=g)
 
 
-def resume_config(run: RunDir, overrides: dict | None = None) -> Config:
-    """The run's own configuration with the few settings a resume may change."""
-    overrides = overrides or {}
-    bad = sorted(set(overrides) - RESUMABLE_KEYS)
+def resume_config(run: RunDir, changes: dict | None = None, processes: int = 1) -> Config:
+    """The configuration a resume of ``run`` trains with: the run's own, with ``changes``
+    (``{'section.key' or short name: value}``) applied. The one rule of what a resume may change (the
+    trainer, the job registry, the command line and the Train page all come here): a value equal to the
+    run's own is accepted (a re-typed command); any other change outside RESUMABLE_KEYS (under torchrun,
+    ``processes > 1``, only run.epochs: its processes are given --epochs alone) is refused, naming each
+    field, the run's value and the given one. ``run.run_dir`` is where the run is and never counts."""
+    base = run.config()
+    cfg = base.with_overrides(changes or {})
+    cfg = dataclasses.replace(cfg, run=dataclasses.replace(cfg.run, run_dir=base.run.run_dir))
+    allowed = {"run.epochs"} if processes > 1 else RESUMABLE_KEYS
+    bad = {k: d for k, d in base.diff(cfg).items() if k not in allowed}
     if bad:
-        raise FaceganError(f"cannot change {', '.join(bad)} when resuming {run.path}: a resumed run keeps its "
-                           f"configuration (only {', '.join(sorted(RESUMABLE_KEYS))} may change); start a new "
-                           "run instead")
-    return run.config().with_overrides(overrides)
+        given = ", ".join(f"{k} to {_shown(new)} (the run has {_shown(old)})" for k, (old, new) in sorted(bad.items()))
+        raise FaceganError(f"cannot change {given} when resuming {run.path}: a resumed run keeps its configuration "
+                           f"(only {', '.join(sorted(allowed))} may change{' under torchrun' if processes > 1 else ''}); "
+                           "leave those settings out, or start a new run")
+    return cfg
 
 
-def _check_same_experiment(run: RunDir, cfg: Config) -> None:
-    theirs, ours = run.config().to_dict(), cfg.to_dict()
-    changed = [f"{section}.{key}" for section, fields in ours.items() if isinstance(fields, dict)
-               for key, value in fields.items() if theirs[section][key] != value]
-    bad = sorted(set(changed) - RESUMABLE_KEYS)
-    if bad:
-        raise FaceganError(f"cannot resume {run.path} with a different configuration ({', '.join(bad)} "
-                           "changed); resume it with its own config.json (resume_config) or start a new run")
+def _shown(value) -> str:
+    return repr(value) if isinstance(value, str) or value is None else str(value)
 
 
 def train(cfg: Config, *, resume: str | Path | None = None, control: Control | None = None,
@@ -192,7 +197,8 @@ def train(cfg: Config, *, resume: str | Path | None = None, control: Control | N
     health = Health(cfg.optim.loss, real_std=data_spread)
 
     if resume:
-        dist.share(lambda: _check_same_experiment(run, cfg))
+        # train() may be handed any configuration: it must be one a resume of this run allows.
+        dist.share(lambda: resume_config(run, {k: new for k, (_, new) in run.config().diff(cfg).items()}))
         # Rank 0 reads the checkpoint and hands it to the others, which may not see its file system.
         ckpt = dist.share(lambda: _read_last(run, device if not dist.active else "cpu"))
         pos, z_fixed, history = _restore(ckpt, run.checkpoint_path("last"), G, D, opt_g, opt_d, step)
@@ -206,10 +212,23 @@ def train(cfg: Config, *, resume: str | Path | None = None, control: Control | N
         tracker = Tracker(cfg, data, device)
 
     steps_per_epoch = len(loader)
-    total_steps = cfg.run.epochs * steps_per_epoch
-    emit("start", {"run_dir": str(run.path), "epochs_done": pos.epoch, "step": pos.step, "device": str(device),
-                   "steps_per_epoch": steps_per_epoch, "total_steps": total_steps, "epochs": cfg.run.epochs,
-                   "images": data.kept})
+    begun = records.start(cfg, resumed=bool(resume), step=pos.step, epochs_done=pos.epoch, world=dist.world,
+                          device=str(device), images=data.kept, steps_per_epoch=steps_per_epoch)
+    write(run.log, begun)
+    emit("start", {**begun, "run_dir": str(run.path)})
+
+    def end(state: str, reason: str | None = None) -> TrainResult:
+        """Log and announce how training ended ('failed' is logged on a best-effort basis: the failure may
+        be the disk)."""
+        rec = records.end(state, pos.epoch, max(1, pos.epoch + (pos.batch > 0)), pos.step, reason)
+        if state == "failed":
+            with contextlib.suppress(OSError):
+                if dist.main:
+                    run.log(rec)
+        else:
+            write(run.log, rec)
+        emit("end", {**rec, "stopped": state == "stopped"})
+        return TrainResult(run.path, pos.epoch, pos.step, stopped=state == "stopped")
 
     def checkpoint(stats: dict | None, *, epoch_end: bool = False, best: bool = False) -> None:
         """Save ``last`` (at an epoch end also the numbered copy, and ``best`` when the tracked metric
@@ -225,80 +244,84 @@ def train(cfg: Config, *, resume: str | Path | None = None, control: Control | N
             "metric_history": history,
         }
         run.sync_metrics()
-        last = _write(save_checkpoint, run.checkpoint_path("last"), payload)
+        files = [_write(save_checkpoint, run.checkpoint_path("last"), payload)]
         if epoch_end and cfg.run.keep_checkpoints > 0:
-            _write(atomic_link, last, run.checkpoint_path(pos.epoch))
+            files.append(_write(atomic_link, files[0], run.checkpoint_path(pos.epoch)))
             for _, old in run.epoch_checkpoints()[: -cfg.run.keep_checkpoints]:
                 old.unlink(missing_ok=True)
         if best:
-            _write(atomic_link, last, run.checkpoint_path("best"))
-        emit("checkpoint", {"epoch": pos.epoch, "step": pos.step})
+            files.append(_write(atomic_link, files[0], run.checkpoint_path("best")))
+        rec = records.checkpoint(pos.epoch, max(1, pos.epoch + (pos.batch > 0)), pos.step, [f.name for f in files])
+        _write(run.log, rec)
+        emit("checkpoint", rec)
 
     # -- the loop ------------------------------------------------------------------------------------
-    last_ckpt = time.monotonic()
-    stats: dict | None = None
-    while pos.epoch < cfg.run.epochs:
-        epoch_start = last_log_time = time.perf_counter()
-        last_log_step = pos.step  # images/s measures training steps only, not grids and checkpoints
-        for real in loader.epoch(pos.epoch, start=pos.batch):
-            if control.paused:
-                control.wait_while_paused()
-                last_log_time, last_log_step = time.perf_counter(), pos.step  # nor the pause
-            if dist.stopping(control.stopping, pos.step):
-                checkpoint(stats)
-                emit("end", {"stopped": True, "epochs_done": pos.epoch, "step": pos.step})
-                return TrainResult(run.path, pos.epoch, pos.step, stopped=True)
-
-            step.set_epoch(pos.epoch + pos.batch / steps_per_epoch)
-            stats = step(real)
-            pos.batch += 1
-            pos.step += 1
-
-            if pos.step % cfg.run.log_every == 0:
-                now = time.perf_counter()
-                record = {"epoch": pos.epoch + 1, "step": pos.step, "time": time.time(), "kind": "step",
-                          **_floats(dist.average(stats)), "lr_g": opt_g.param_groups[0]["lr"],
-                          "lr_d": opt_d.param_groups[0]["lr"],
-                          "images_per_s": (pos.step - last_log_step) * loader.batch_size * dist.world
-                          / (now - last_log_time)}
-                last_log_time, last_log_step = now, pos.step
-                if not all_finite(record):
-                    raise TrainingDiverged(_diverged_message(run, pos, record))
-                write(run.log, record)
-                emit("log", record)
-                for warning in health.check_step(record):
-                    _warn(write, run, emit, pos.epoch + 1, pos.step, warning)
-            due = cfg.run.checkpoint_minutes and time.monotonic() - last_ckpt > 60 * cfg.run.checkpoint_minutes
-            if control.checkpoint_requested() or due:
-                checkpoint(stats)
-                last_ckpt = time.monotonic()
-
-        # -- end of an epoch: grid, record, checkpoint -----------------------------------------------
-        pos.epoch, pos.batch = pos.epoch + 1, 0
-        fake = sample(step.g_eval, z_fixed)
-        write(save_png, grid(to_uint8(fake)), run.sample_path(pos.epoch))
-        record = {"epoch": pos.epoch, "step": pos.step, "time": time.time(), "kind": "epoch",
-                  "epoch_seconds": time.perf_counter() - epoch_start,
-                  "sample": str(run.sample_path(pos.epoch).relative_to(run.path))}
-        write(run.log, record)
-        for warning in health.check_samples(fake, pos.step):
-            _warn(write, run, emit, pos.epoch, pos.step, warning)
-        improved = False
-        if tracker and (pos.epoch % cfg.run.metrics_every == 0 or pos.epoch == cfg.run.epochs):
-            measured = {"epoch": pos.epoch, "step": pos.step, "time": time.time(), "kind": "metrics",
-                        **tracker.measure(step.g_eval)}
-            improved = all(measured[TRACKED] < h[TRACKED] for h in history)
-            history.append(measured)
-            _write(run.log, measured)
-            emit("metrics", {**measured, "best": improved})
-        checkpoint(stats, epoch_end=True, best=improved)
+    try:
         last_ckpt = time.monotonic()
-        emit("epoch", {**record, "sample_path": str(run.sample_path(pos.epoch))})
+        stats: dict | None = None
+        while pos.epoch < cfg.run.epochs:
+            epoch_start = last_log_time = time.perf_counter()
+            last_log_step = pos.step  # images/s measures training steps only, not grids and checkpoints
+            for real in loader.epoch(pos.epoch, start=pos.batch):
+                if control.paused:
+                    control.wait_while_paused()
+                    last_log_time, last_log_step = time.perf_counter(), pos.step  # nor the pause
+                if dist.stopping(control.stopping, pos.step):
+                    checkpoint(stats)
+                    return end("stopped")
 
-    from ..visual.gif import write_training_gif
-    write(write_training_gif, run)
-    emit("end", {"stopped": False, "epochs_done": pos.epoch, "step": pos.step})
-    return TrainResult(run.path, pos.epoch, pos.step, stopped=False)
+                step.set_epoch(pos.epoch + pos.batch / steps_per_epoch)
+                stats = step(real)
+                pos.batch += 1
+                pos.step += 1
+
+                if pos.step % cfg.run.log_every == 0:
+                    now = time.perf_counter()
+                    record = {"epoch": pos.epoch + 1, "step": pos.step, "time": time.time(), "kind": "step",
+                              **_floats(dist.average(stats)), "lr_g": opt_g.param_groups[0]["lr"],
+                              "lr_d": opt_d.param_groups[0]["lr"],
+                              "images_per_s": (pos.step - last_log_step) * loader.batch_size * dist.world
+                              / (now - last_log_time)}
+                    last_log_time, last_log_step = now, pos.step
+                    if not all_finite(record):
+                        raise TrainingDiverged(_diverged_message(run, pos, record))
+                    write(run.log, record)
+                    emit("log", record)
+                    for warning in health.check_step(record):
+                        _warn(write, run, emit, pos.epoch + 1, pos.step, warning)
+                due = cfg.run.checkpoint_minutes and time.monotonic() - last_ckpt > 60 * cfg.run.checkpoint_minutes
+                if control.checkpoint_requested() or due:
+                    checkpoint(stats)
+                    last_ckpt = time.monotonic()
+
+            # -- end of an epoch: grid, record, checkpoint -----------------------------------------------
+            pos.epoch, pos.batch = pos.epoch + 1, 0
+            fake = sample(step.g_eval, z_fixed)
+            write(save_png, grid(to_uint8(fake)), run.sample_path(pos.epoch))
+            record = {"epoch": pos.epoch, "step": pos.step, "time": time.time(), "kind": "epoch",
+                      "epoch_seconds": time.perf_counter() - epoch_start,
+                      "sample": str(run.sample_path(pos.epoch).relative_to(run.path))}
+            write(run.log, record)
+            for warning in health.check_samples(fake, pos.step):
+                _warn(write, run, emit, pos.epoch, pos.step, warning)
+            improved = False
+            if tracker and (pos.epoch % cfg.run.metrics_every == 0 or pos.epoch == cfg.run.epochs):
+                measured = {"epoch": pos.epoch, "step": pos.step, "time": time.time(), "kind": "metrics",
+                            **tracker.measure(step.g_eval)}
+                improved = all(measured[TRACKED] < h[TRACKED] for h in history)
+                history.append(measured)
+                _write(run.log, measured)
+                emit("metrics", {**measured, "best": improved})
+            checkpoint(stats, epoch_end=True, best=improved)
+            last_ckpt = time.monotonic()
+            emit("epoch", {**record, "sample_path": str(run.sample_path(pos.epoch))})
+
+        from ..visual.gif import write_training_gif
+        write(write_training_gif, run)
+        return end("finished")
+    except Exception as e:  # NaN, a full disk, a bug: the log says why the run ended
+        end("failed", first_line(e))
+        raise
 
 
 def _read_last(run: RunDir, device) -> dict:
@@ -344,7 +367,7 @@ def _discard(fn, *args):
 
 
 def _warn(write, run: RunDir, emit: Event, epoch: int, step: int, message: str) -> None:
-    record = {"epoch": epoch, "step": step, "time": time.time(), "kind": "warning", "message": message}
+    record = records.warning(epoch, step, message)
     write(run.log, record)
     emit("warning", record)
 
