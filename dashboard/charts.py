@@ -7,6 +7,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from facegan.metrics.registry import HEADLINE_LABELS
+
 MAX_POINTS = 3000  # per line: more only slows the browser down
 PALETTE = ["#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2", "#FF9DA6", "#9D755D",
            "#BAB0AC", "#EECA3B"]
@@ -20,9 +22,8 @@ SERIES = {
     "augment_p": "augmentation probability p",
 }
 
-# Short names of the headline numbers of an evaluation (facegan.runs.headline), for tables and axes.
-METRIC_SHORT = {"fid": "FID", "kid": "KID", "knn_accuracy": "1-NN accuracy", "precision": "precision",
-                "recall": "recall"}
+# Short names of the headline numbers of an evaluation, for tables and axes: the registry's.
+METRIC_SHORT = HEADLINE_LABELS
 
 
 def step_frame(records: list[dict]) -> pd.DataFrame:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Iterable
 
 from .errors import FaceganError
+from .metrics.registry import HEADLINE_METRIC, METRICS
 from .training import records as run_records
 from .training.run_dir import RunDir, evaluations_dir
 
@@ -136,9 +137,6 @@ def metric_history(records: list[dict]) -> list[dict]:
     return out
 
 
-# The numbers that summarise each registry metric's result (the rest are counts, spreads, p-values).
-HEADLINES = {"fid": ("fid",), "kid": ("kid",), "knn": ("knn_accuracy",), "precision_recall": ("precision", "recall")}
-HEADLINE_METRIC = {key: name for name, keys in HEADLINES.items() for key in keys}
 
 
 def headline(results: dict) -> dict[str, float]:
@@ -151,10 +149,11 @@ def headline(results: dict) -> dict[str, float]:
             if _number(result):
                 out[name] = float(result)
             continue
-        keys = HEADLINES.get(name) or next(([k] for k, v in result.items() if _number(v)), [])
+        known = name in METRICS
+        keys = list(METRICS[name].headlines) if known else next(([k] for k, v in result.items() if _number(v)), [])
         for k in keys:
             if _number(result.get(k)):
-                out[k if name in HEADLINES else name] = float(result[k])
+                out[k if known else name] = float(result[k])
     return out
 
 

@@ -18,14 +18,12 @@ w.page_header("Evaluate", "How close are the invented faces to real ones? Measur
 try:
     from facegan.metrics import registry
     from facegan.metrics.evaluate import data_config, evaluate_run
-    registry.load_all()
 except ImportError as e:
     st.error(f"The quality metrics cannot be loaded here ({e}); reinstall the requirements.", icon=":material/error:")
     st.stop()
 METRICS = registry.METRICS
 FEATURES = {"lite0": "Fast (EfficientNet-Lite0) — for comparing your own runs",
             "inception": "Standard (Inception) — comparable with published FIDs; slow on a CPU"}
-SHORT = {"fid": "FID", "kid": "KID", "knn": "1-NN", "precision_recall": "Precision & recall"}
 COUNTS = [64, 128, 256, 500, 1000, 2000, 5000, 10000]
 
 run, which = w.pick_trained_run("eval", "No trained run yet. Train one first, then measure it here.")
@@ -42,8 +40,8 @@ with st.container(border=True):
     c1, c2, c3 = st.columns([3, 2, 3])
     with c1:
         names = st.pills("Numbers", list(METRICS), default=list(METRICS), key="eval_metrics",
-                         selection_mode="multi", format_func=lambda n: SHORT.get(n, n),
-                         help="\n\n".join(f"**{SHORT.get(n, n)}**: {m.title}" for n, m in METRICS.items()))
+                         selection_mode="multi", format_func=lambda n: METRICS[n].short,
+                         help="\n\n".join(f"**{m.short}**: {m.title}" for m in METRICS.values()))
     with c2:
         n = st.select_slider("Faces per side", COUNTS, value=500, key="eval_n",
                              help="How many generated and real faces are compared. More is more exact and "

@@ -24,7 +24,6 @@ def metric_directions() -> dict[str, str]:
     """Whether lower or higher is better, per registered quality metric (empty if they cannot load)."""
     try:
         from facegan.metrics import registry
-        registry.load_all()
         return {n: m.better for n, m in registry.METRICS.items()}
     except ImportError:
         return {}

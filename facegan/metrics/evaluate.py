@@ -36,7 +36,6 @@ from .reference import Reference, from_features, load, reference
 StageProgress = Callable[[str, int, int], None]   # progress(stage, done, total)
 
 DEFAULT_METRICS = ("fid", "kid", "knn", "pr")
-ALIASES = {"pr": "precision_recall", "precision-recall": "precision_recall", "1nn": "knn"}
 TSNE_MAX = 1000         # samples per side in the t-SNE map (t-SNE is O(n log n) but slow in practice)
 NEIGHBOUR_FAKES = 64    # how many generated faces get their nearest real faces listed
 NEIGHBOUR_K = 3
@@ -45,8 +44,7 @@ NEIGHBOUR_K = 3
 def metric_names(metrics: str | Iterable[str]) -> list[str]:
     """Registry names for ``metrics`` ('fid,kid' or a list; 'pr' means precision_recall), checked
     before any slow work so a typo fails at once."""
-    from .registry import METRICS, load_all
-    load_all()
+    from .registry import ALIASES, METRICS
     items = metrics.split(",") if isinstance(metrics, str) else list(metrics)
     names = []
     for item in items:
@@ -66,23 +64,16 @@ def metric_names(metrics: str | Iterable[str]) -> list[str]:
 def compare(real: Reference, fake: Reference, metrics: list[str], *, seed: int = 0) -> tuple[dict, list[str]]:
     """({name: result}, warnings) of ``metrics`` between two feature sets. FID comes from the cached
     mean and covariance (the same number as from the features, without recomputing the real side)."""
-    from .fid import fid_from_stats
-    from .registry import compute
-    need_features = [m for m in metrics if m != "fid"]
+    from .registry import METRICS, compute_sets
+    need_features = [m for m in metrics if METRICS[m].from_stats is None]
     for side, ref in (("first", real), ("second", fake)):
         if need_features and ref.features is None:
             raise FaceganError(f"the {side} set is a statistics file with mean and covariance only: it gives "
                                f"FID but not {', '.join(need_features)} (python -m facegan stats saves "
                                "the features too)")
-    out: dict = {}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        for name in metrics:
-            if name == "fid":
-                out[name] = fid_from_stats(real.mu, real.sigma, fake.mu, fake.sigma,
-                                           n_real=real.count, n_fake=fake.count)
-            else:
-                out.update(compute([name], real.features, fake.features, seed=seed))
+        out = compute_sets(metrics, real, fake, seed=seed)
     notes = list(dict.fromkeys(str(w.message) for w in caught))
     return _plain(out), notes
 

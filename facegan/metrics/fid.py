@@ -20,7 +20,6 @@ import numpy as np
 
 from ..errors import FaceganError
 from .distances import as_features, check_same_width
-from .registry import Metric, register
 
 #: Below this many samples per side the covariance of 2048-d Inception features is rank-deficient and
 #: FID is noticeably biased upwards (the bias shrinks like 1/N).
@@ -115,15 +114,3 @@ def fid(real, fake) -> dict:
     check_same_width(real, fake)
     return fid_from_stats(*feature_stats(real), *feature_stats(fake), n_real=real.shape[0],
                           n_fake=fake.shape[0])
-
-
-register(Metric(
-    name="fid",
-    title="Fréchet Inception Distance",
-    explain=("How far the generated faces are from the real ones, as a feature network sees them. "
-             "Lower is better; 0 means indistinguishable. Only compare values computed with the same "
-             "number of faces."),
-    better="lower",
-    fn=fid,
-    defaults={},
-))

@@ -21,7 +21,6 @@ import numpy as np
 
 from ..errors import FaceganError
 from .distances import as_features, check_same_width
-from .registry import Metric, register
 
 
 def polynomial_kernel(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -82,15 +81,3 @@ def kid(real, fake, *, subsets: int = 100, subset_size: int = 1000, seed: int = 
         warnings.warn(msg, stacklevel=2)
         out["warning"] = msg
     return out
-
-
-register(Metric(
-    name="kid",
-    title="Kernel Inception Distance",
-    explain=("Another measure of how far the generated faces are from the real ones, as a feature network "
-             "sees them, that stays fair with few faces. Lower is better; 0 (or slightly below, by chance) "
-             "means indistinguishable."),
-    better="lower",
-    fn=kid,
-    defaults={"subsets": 100, "subset_size": 1000, "seed": 0},
-))

@@ -25,7 +25,6 @@ from scipy.stats import binomtest
 
 from ..errors import FaceganError
 from .distances import DEFAULT_CHUNK, as_features, check_same_width, sq_dist_chunks
-from .registry import Metric, register
 
 
 def nn_predictions(real, fake, *, chunk: int = DEFAULT_CHUNK) -> tuple[np.ndarray, int]:
@@ -65,16 +64,3 @@ def knn(real, fake, *, chunk: int = DEFAULT_CHUNK) -> dict:
         "n_real": int(n_real),
         "n_fake": int(n_fake),
     }
-
-
-register(Metric(
-    name="knn",
-    title="1-Nearest-Neighbour Two-Sample Accuracy",
-    explain=("Mix the real and generated faces, then guess whether each face is real by looking at the "
-             "single most similar other face. 0.5 means the guess is a coin toss, so the generated faces "
-             "blend in; 1.0 means they are easy to tell apart; well below 0.5 can mean copies of real "
-             "faces."),
-    better="closer to 0.5",
-    fn=knn,
-    defaults={"chunk": DEFAULT_CHUNK},
-))

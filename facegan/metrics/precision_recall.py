@@ -16,7 +16,6 @@ import numpy as np
 
 from ..errors import FaceganError
 from .distances import DEFAULT_CHUNK, as_features, check_same_width, kth_neighbour_sq_dist, sq_dist_chunks
-from .registry import Metric, register
 
 
 def manifold_coverage(points, support, support_sq_radii, *, chunk: int = DEFAULT_CHUNK) -> np.ndarray:
@@ -40,15 +39,3 @@ def precision_recall(real, fake, *, k: int = 3, chunk: int = DEFAULT_CHUNK) -> d
     recall = manifold_coverage(real, fake, fake_radii, chunk=chunk).mean()
     return {"precision": float(precision), "recall": float(recall), "k": int(k),
             "n_real": int(real.shape[0]), "n_fake": int(fake.shape[0])}
-
-
-register(Metric(
-    name="precision_recall",
-    title="Improved Precision and Recall",
-    explain=("Precision: the share of generated faces that look like they could be real (they fall among "
-             "real faces). Recall: the share of real faces whose kind the generator can produce (how much "
-             "of the real variety it covers). Higher is better for both; 1 is the best."),
-    better="higher",
-    fn=precision_recall,
-    defaults={"k": 3, "chunk": DEFAULT_CHUNK},
-))

@@ -6,6 +6,8 @@ The real side is computed once per data set and feature network (and cached on d
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 
 from ..config import Config
@@ -13,9 +15,8 @@ from ..data.cache import PreparedData
 from ..images import to_uint8
 from ..models.sampling import sample
 from .features import extract
-from .fid import feature_stats, frechet_distance
-from .kid import kid
-from .reference import reference
+from .reference import from_features, reference
+from .registry import compute_sets
 
 TRACKED = "fid"  # the number best.pt follows (lower is better)
 
@@ -30,8 +31,10 @@ class Tracker:
 
     def measure(self, G: torch.nn.Module) -> dict:
         """{'fid', 'kid', 'kid_std', 'features', 'n'} of ``G``'s images against the real reference."""
-        fake = extract(to_uint8(sample(G, self.z.to(self.device))), self.features, device=self.device)
-        mu, sigma = feature_stats(fake)
-        k = kid(self.real.features, fake, subset_size=min(1000, self.n))
-        return {"fid": frechet_distance(self.real.mu, self.real.sigma, mu, sigma), "kid": k["kid"],
-                "kid_std": k["kid_std"], "features": self.features, "n": self.n}
+        feats = extract(to_uint8(sample(G, self.z.to(self.device))), self.features, device=self.device)
+        fake = from_features(feats, {"features": self.features, "count": self.n})
+        with warnings.catch_warnings():  # FID's small-sample note: the tracked numbers compare run to run
+            warnings.simplefilter("ignore")
+            out = compute_sets(["fid", "kid"], self.real, fake, subset_size=min(1000, self.n))
+        return {"fid": out["fid"]["fid"], "kid": out["kid"]["kid"], "kid_std": out["kid"]["kid_std"],
+                "features": self.features, "n": self.n}
