@@ -5,6 +5,7 @@ import ast
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -69,6 +70,7 @@ def test_facegan_has_no_import_cycle():
     assert cycles({**graph, "facegan.job_status": graph["facegan.job_status"] | {"facegan.job"}})
 
 
+@pytest.mark.filterwarnings("ignore:FID from only")
 def test_the_metric_registry_is_the_one_table_of_names_labels_and_aliases():
     from dashboard import charts
     from facegan.metrics.evaluate import metric_names
