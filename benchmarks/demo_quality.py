@@ -94,7 +94,8 @@ def main() -> None:
           f"{floor['fid']['fid']:.2f})")
     print(f"nearest real face of 16 generated ones: {min(pairs['generated_to_nearest_real']):.2f} to "
           f"{max(pairs['generated_to_nearest_real']):.2f}; real faces to their nearest other real face: "
-          f"median {pairs['real_to_nearest_other_real_median']:.2f}, least {pairs['real_to_nearest_other_real_min']:.2f}")
+          f"median {pairs['real_to_nearest_other_real_median']:.2f}, "
+          f"least {pairs['real_to_nearest_other_real_min']:.2f}")
     print(json.dumps(out))
 
 

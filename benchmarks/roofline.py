@@ -205,7 +205,8 @@ def main() -> None:
             step(real)  # the flop count must not see first-call work
             flops = step_flops(step, real)
             row = {"gflop_per_image": flops / 1e9, "images_per_s": images_per_s(step, real, steps)}
-            fades = cfg.model.noise_schedule in ("linear", "off_after") and (cfg.model.d_noise_std or cfg.model.g_noise_std)
+            noisy = cfg.model.d_noise_std or cfg.model.g_noise_std
+            fades = cfg.model.noise_schedule in ("linear", "off_after") and noisy
             if fades:  # the rate once the noise layers have faded out, the rest of a long run
                 step.set_epoch(cfg.model.noise_epochs)
                 row["images_per_s_after_noise"] = images_per_s(step, real, steps)

@@ -248,7 +248,7 @@ class Config:
         """Set ``section.field`` (or a field name that is unique across sections) from a typed value
         or from a string as typed on a command line; the type is converted, limits are checked later."""
         section, name = resolve_key(key)
-        f = _field(section, name)
+        _field(section, name)  # an unknown field raises here, with the allowed names
         setattr(getattr(self, section), name, coerce(f"{section}.{name}", value, field_type(section, name)))
 
     def get(self, key: str) -> Any:

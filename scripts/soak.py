@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.killing import MODES, kill_and_resume  # noqa: E402
+from tests.killing import kill_and_resume  # noqa: E402
 
 
 def main() -> int:

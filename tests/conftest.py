@@ -1,4 +1,5 @@
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -38,6 +39,38 @@ def celeba_zip() -> Path:
     if not CELEBA_ZIP.is_file():
         pytest.skip(f"CelebA sample not found at {CELEBA_ZIP} (set FACEGAN_CELEBA_ZIP)")
     return CELEBA_ZIP
+
+
+# A tiny run: 32 px, 64 built-in faces, 4 steps an epoch, every step logged.
+TINY = ["resolution=32", "synthetic_count=64", "batch_size=16", "g_width=8", "d_width=8", "log_every=1"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    """One finished tiny run (2 epochs), trained once for the whole module."""
+    path = tmp_path_factory.mktemp("trained") / "tiny"
+    from facegan.presets import from_preset
+    from facegan.training.trainer import train
+    train(from_preset("dcgan-paper", [*TINY, "epochs=2", f"run_dir={path}"]))
+    return path
+
+
+@pytest.fixture
+def runs_root(tmp_path, monkeypatch) -> Path:
+    root = tmp_path / "runs"
+    root.mkdir()
+    monkeypatch.setenv("FACEGAN_RUNS_ROOT", str(root))
+    from facegan import job
+    job._reset_for_tests()
+    yield root
+    job._reset_for_tests()
+
+
+@pytest.fixture
+def with_run(runs_root, trained) -> Path:
+    """The runs root holding a copy of the finished tiny run, as ``tiny``."""
+    shutil.copytree(trained, runs_root / "tiny")
+    return runs_root / "tiny"
 
 
 def run_cli(*args: str, timeout: float = 300):

@@ -4,14 +4,12 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from facegan.config import DataConfig
-from facegan.data import cache as cache_mod
 from facegan.data.cache import cache_root, prepare
 from facegan.data.sources import SyntheticSource
 from facegan.data.synthetic import render_face

@@ -4,7 +4,7 @@ import threading
 
 from facegan import job
 
-from .test_pages import page, runs_root, set_tiny, texts, wait_for  # noqa: F401 - runs_root is a fixture
+from .test_pages import page, set_tiny, texts, wait_for
 
 
 def job_threads() -> list[threading.Thread]:

@@ -87,3 +87,12 @@ def test_the_metric_registry_is_the_one_table_of_names_labels_and_aliases():
     plain = compute(["fid", "kid"], real, fake, subset_size=100)
     assert abs(sets["fid"]["fid"] - plain["fid"]["fid"]) < 1e-9 and sets["kid"] == plain["kid"]
     assert all(m.short and m.title and m.better for m in METRICS.values())
+
+
+def test_ruff_finds_nothing():
+    """pyflakes and pycodestyle (pyproject.toml's [tool.ruff]) over the whole repository."""
+    import subprocess
+    import sys
+    res = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", str(ROOT)], capture_output=True,
+                         text=True, cwd=ROOT)
+    assert res.returncode == 0, res.stdout + res.stderr

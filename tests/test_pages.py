@@ -6,7 +6,6 @@ Training runs are tiny (32 px, 64 built-in faces, batch 16, widths 8: 4 steps an
 not fire ``st.fragment(run_every=...)`` by itself, so the tests call ``run()`` again to see progress.
 """
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -15,43 +14,16 @@ from streamlit.testing.v1 import AppTest
 from facegan import job
 from facegan.presets import from_preset
 from facegan.training.run_dir import RunDir
-from facegan.training.trainer import train
 
 from . import conftest
-from .conftest import ROOT
+from .conftest import ROOT, TINY
 
 DEADLINE = 90.0
 TIMEOUT = 60  # seconds a single AppTest run may take (first imports are slow on a busy machine)
-TINY = ["resolution=32", "synthetic_count=64", "batch_size=16", "g_width=8", "d_width=8", "log_every=1"]
 
 
 def wait_for(predicate, what: str, timeout: float = DEADLINE):
     return conftest.wait_for(predicate, what, timeout)
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory) -> Path:
-    """One finished tiny run (2 epochs), trained once for the whole module."""
-    path = tmp_path_factory.mktemp("trained") / "tiny"
-    train(from_preset("dcgan-paper", [*TINY, "epochs=2", f"run_dir={path}"]))
-    return path
-
-
-@pytest.fixture
-def runs_root(tmp_path, monkeypatch) -> Path:
-    root = tmp_path / "runs"
-    root.mkdir()
-    monkeypatch.setenv("FACEGAN_RUNS_ROOT", str(root))
-    job._reset_for_tests()
-    yield root
-    job._reset_for_tests()
-
-
-@pytest.fixture
-def with_run(runs_root, trained) -> Path:
-    """The runs root holding a copy of the finished tiny run, as ``tiny``."""
-    shutil.copytree(trained, runs_root / "tiny")
-    return runs_root / "tiny"
 
 
 def page(path: str | None = None) -> AppTest:

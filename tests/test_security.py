@@ -7,7 +7,6 @@ import pytest
 from facegan.data import uploads
 
 from .conftest import ROOT
-from .test_pages import runs_root, trained, with_run  # noqa: F401 - fixtures
 
 
 def test_streamlit_serves_locally_with_xsrf_and_the_upload_cap_of_the_uploads_module():

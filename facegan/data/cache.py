@@ -125,7 +125,7 @@ def _build(final: Path, source: Source, prep: Prep, key: str, progress: Progress
         def work(i: int) -> None:
             nonlocal done
             try:
-                out[i] = source.load(i, prep)
+                out[i] = source.load(i, prep)  # noqa: F821 (bound above; `del out` below closes the memmap)
             except SkipImage as e:
                 reasons[i] = e.reason
             with lock:

@@ -32,7 +32,6 @@ from __future__ import annotations
 from typing import Callable
 
 import torch
-import torch.nn.functional as F
 
 
 Uniform = Callable[..., torch.Tensor]
@@ -90,7 +89,8 @@ def _whole(u: torch.Tensor, count: int) -> torch.Tensor:
 def diff_augment(x: torch.Tensor, ops: tuple[str, ...], uniform: Uniform,
                  p: torch.Tensor | float = 1.0) -> torch.Tensor:
     """``x`` (N, C, H, W) with each op of ``ops`` (see the module doc) applied to each image with
-    probability ``p`` (in float32 at least), always in the order color, translation, cutout. An image an op skips gets that op's identity parameters (no shift, no
+    probability ``p`` (in float32 at least), always in the order color, translation, cutout. An image an op
+    skips gets that op's identity parameters (no shift, no
     square, factors of one), so skipping costs nothing extra. ``p`` a plain 1.0 applies every op to every
     image without drawing coins; otherwise the coins are drawn whatever p is, so an adaptive run's stream
     of random numbers does not depend on p."""

@@ -135,9 +135,10 @@ def resume_config(run: RunDir, changes: dict | None = None, processes: int = 1) 
     allowed = {"run.epochs"} if processes > 1 else RESUMABLE_KEYS
     bad = {k: d for k, d in base.diff(cfg).items() if k not in allowed}
     if bad:
+        where = " under torchrun" if processes > 1 else ""
         given = ", ".join(f"{k} to {_shown(new)} (the run has {_shown(old)})" for k, (old, new) in sorted(bad.items()))
         raise FaceganError(f"cannot change {given} when resuming {run.path}: a resumed run keeps its configuration "
-                           f"(only {', '.join(sorted(allowed))} may change{' under torchrun' if processes > 1 else ''}); "
+                           f"(only {', '.join(sorted(allowed))} may change{where}); "
                            "leave those settings out, or start a new run")
     return cfg
 
@@ -186,7 +187,8 @@ def train(cfg: Config, *, resume: str | Path | None = None, control: Control | N
     opt_g, opt_d = make_optimizers(cfg, G, D)
     # G and D stay the plain modules (checkpoints, samples); the step trains their DDP wrappers.
     step = GANStep(cfg, dist.wrap(G, cfg.run.sync_batchnorm), dist.wrap(D, cfg.run.sync_batchnorm), opt_g, opt_d,
-                   device, generator=torch.Generator().manual_seed(cfg.run.seed), amp_dtype=amp_dtype(device, cfg.run.precision),
+                   device, generator=torch.Generator().manual_seed(cfg.run.seed),
+                   amp_dtype=amp_dtype(device, cfg.run.precision),
                    shard=(dist.rank, dist.world))
     loader = BatchLoader(data.images, batch_size, device=device, flip=cfg.data.flip,
                          seed=cfg.run.seed, rank=dist.rank, world=dist.world)
