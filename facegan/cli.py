@@ -12,8 +12,8 @@ import sys
 
 from . import __version__
 from .config import Config, help_table
-from .errors import ConfigError, FaceganError, printable
-from .presets import DEFAULT_PRESET, PRESETS, from_preset
+from .errors import FaceganError, printable
+from .presets import DEFAULT_PRESET, PRESETS, from_preset, preset
 
 
 # -- shared options ----------------------------------------------------------------------------------
@@ -56,15 +56,6 @@ def config_from_args(args: argparse.Namespace) -> Config:
             raise FaceganError("give either --preset or --config, not both")
         return base.with_overrides(overrides)
     return from_preset(args.preset or DEFAULT_PRESET, overrides)
-
-
-def _preset_overrides(name: str | None) -> dict:
-    """A named preset's settings (none for no name)."""
-    if name is None:
-        return {}
-    if name not in PRESETS:
-        raise ConfigError("preset", name, "one of " + ", ".join(repr(p) for p in PRESETS))
-    return PRESETS[name].overrides
 
 
 def _progress_bar(desc: str):
@@ -143,9 +134,10 @@ def cmd_train(args) -> int:
         run = RunDir.open(args.run_dir)
         # The options as typed (a re-typed command with --resume added is fine): resume_config refuses
         # the ones that would change the run.
-        typed = (config_from_args(args) if args.config else
-                 run.config().with_overrides(_preset_overrides(args.preset)).with_overrides(typed_overrides(args)))
-        cfg = resume_config(run, {k: new for k, (_, new) in run.config().diff(typed).items()})
+        base = run.config()
+        typed = (config_from_args(args) if args.config else base.with_overrides(
+            preset(args.preset).overrides if args.preset else {}).with_overrides(typed_overrides(args)))
+        cfg = resume_config(run, typed)
     else:
         cfg = config_from_args(args)
     control = Control()

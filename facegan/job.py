@@ -109,8 +109,7 @@ def start(cfg: Config | None, *, resume: str | Path | None = None, processes: in
     if resume is not None:
         resume = Path(resume).expanduser()
         run = RunDir.open(resume)
-        changes = {k: new for k, (_, new) in run.config().diff(cfg).items()} if cfg is not None else {}
-        cfg = resume_config(run, changes, processes)
+        cfg = resume_config(run, cfg, processes)
     elif cfg is None:
         raise FaceganError("start needs a configuration, or a run folder to resume")
     if processes == 1:

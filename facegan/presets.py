@@ -64,9 +64,14 @@ DEFAULT_PRESET = "dcgan-paper"
 RECOMMENDED_PRESET = "quick-64"
 
 
-def from_preset(name: str = DEFAULT_PRESET, overrides: list[str] | dict | None = None) -> Config:
-    """The full, validated configuration of preset ``name`` with ``key=value`` overrides applied."""
+def preset(name: str) -> Preset:
+    """The preset called ``name``, or a ConfigError listing the names there are."""
     if name not in PRESETS:
         raise ConfigError("preset", name, "one of " + ", ".join(repr(p) for p in PRESETS))
-    cfg = Config(preset=name).with_overrides(PRESETS[name].overrides)
+    return PRESETS[name]
+
+
+def from_preset(name: str = DEFAULT_PRESET, overrides: list[str] | dict | None = None) -> Config:
+    """The full, validated configuration of preset ``name`` with ``key=value`` overrides applied."""
+    cfg = Config(preset=name).with_overrides(preset(name).overrides)
     return cfg.with_overrides(overrides or [])

@@ -15,8 +15,8 @@ from facegan.runs import check_run_name, run_path
 from facegan.training.run_dir import RunDir
 
 REFRESH_S = 1.5  # the progress line
-# The curves and grid: each redraw costs the browser (on the same CPU as the training) more than the
-# progress line does; redrawn every 1.5 s they slowed a 32 px run by a fifth.
+# The curves and grid cost the server and the browser (on the same CPU as the training) more than the
+# progress line; they change little in 5 s.
 CHARTS_S = 5.0
 
 w.page_header("Train", "Pick a preset, adjust anything you like, press Start. Training runs in the "

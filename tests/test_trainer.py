@@ -119,13 +119,18 @@ def test_resume_is_exact(tmp_path, preset, extra):
         assert RunDir(whole.run_dir).sample_path(epoch).read_bytes() == run.sample_path(epoch).read_bytes()
 
 
+def cli_train(run_dir, epochs: int, faces: int, checkpoint_minutes: float, stderr=subprocess.DEVNULL):
+    """``python -m facegan train`` of a tiny run in a subprocess."""
+    args = ["--data", "synthetic", "--resolution", "32", "--epochs", str(epochs), "--batch-size", "16",
+            "--run-dir", str(run_dir), "--set", f"synthetic_count={faces}", "--set", "g_width=8", "--set",
+            "d_width=8", "--set", "log_every=1", "--set", f"checkpoint_minutes={checkpoint_minutes}"]
+    return subprocess.Popen([sys.executable, "-m", "facegan", "train", *args], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=stderr, text=True)
+
+
 def test_sigkill_mid_epoch_then_resume_logs_each_step_once(tmp_path):
     run_dir = tmp_path / "killed"
-    args = ["--data", "synthetic", "--resolution", "32", "--epochs", "4", "--batch-size", "16",
-            "--run-dir", str(run_dir), "--set", "synthetic_count=128", "--set", "g_width=8", "--set",
-            "d_width=8", "--set", "log_every=1", "--set", "checkpoint_minutes=0.001"]
-    proc = subprocess.Popen([sys.executable, "-m", "facegan", "train", *args], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = cli_train(run_dir, epochs=4, faces=128, checkpoint_minutes=0.001)
     run = RunDir(run_dir)
     deadline = time.time() + 120
     while time.time() < deadline:
@@ -315,11 +320,7 @@ def test_a_checkpoint_asked_for_mid_epoch_is_taken_after_the_step_in_flight(tmp_
 
 def test_sigusr1_saves_a_checkpoint_and_training_goes_on(tmp_path):
     run_dir = tmp_path / "usr1"
-    args = ["--data", "synthetic", "--resolution", "32", "--epochs", "1", "--batch-size", "16",
-            "--run-dir", str(run_dir), "--set", "synthetic_count=1024", "--set", "g_width=8", "--set",
-            "d_width=8", "--set", "log_every=1", "--set", "checkpoint_minutes=0"]
-    proc = subprocess.Popen([sys.executable, "-m", "facegan", "train", *args], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = cli_train(run_dir, epochs=1, faces=1024, checkpoint_minutes=0, stderr=subprocess.PIPE)
     run = RunDir(run_dir)
     deadline = time.time() + 120
     while time.time() < deadline and not (run.metrics_path.exists() and len(step_records(run)) >= 3):

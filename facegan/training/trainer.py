@@ -122,14 +122,17 @@ def fixed_latents(cfg: Config) -> torch.Tensor:
     return torch.randn(cfg.run.sample_count, cfg.model.latent_dim, 1, 1, generator=g)
 
 
-def resume_config(run: RunDir, changes: dict | None = None, processes: int = 1) -> Config:
+def resume_config(run: RunDir, changes: dict | Config | None = None, processes: int = 1) -> Config:
     """The configuration a resume of ``run`` trains with: the run's own, with ``changes``
-    (``{'section.key' or short name: value}``) applied. The one rule of what a resume may change (the
+    (``{'section.key' or short name: value}``, or a whole Config: what it sets differently)
+    applied. The one rule of what a resume may change (the
     trainer, the job registry, the command line and the Train page all come here): a value equal to the
     run's own is accepted (a re-typed command); any other change outside RESUMABLE_KEYS (under torchrun,
     ``processes > 1``, only run.epochs: its processes are given --epochs alone) is refused, naming each
     field, the run's value and the given one. ``run.run_dir`` is where the run is and never counts."""
     base = run.config()
+    if isinstance(changes, Config):
+        changes = {k: new for k, (_, new) in base.diff(changes).items()}
     cfg = base.with_overrides(changes or {})
     cfg = dataclasses.replace(cfg, run=dataclasses.replace(cfg.run, run_dir=base.run.run_dir))
     allowed = {"run.epochs"} if processes > 1 else RESUMABLE_KEYS
@@ -200,7 +203,7 @@ def train(cfg: Config, *, resume: str | Path | None = None, control: Control | N
 
     if resume:
         # train() may be handed any configuration: it must be one a resume of this run allows.
-        dist.share(lambda: resume_config(run, {k: new for k, (_, new) in run.config().diff(cfg).items()}))
+        dist.share(lambda: resume_config(run, cfg))
         # Rank 0 reads the checkpoint and hands it to the others, which may not see its file system.
         ckpt = dist.share(lambda: _read_last(run, device if not dist.active else "cpu"))
         pos, z_fixed, history = _restore(ckpt, run.checkpoint_path("last"), G, D, opt_g, opt_d, step)
