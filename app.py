@@ -6,13 +6,13 @@ share in ``dashboard/``, and everything they compute comes from the ``facegan`` 
 
 import random
 
-import numpy as np
 import streamlit as st
 
 from dashboard import cached
-from dashboard import widgets as w
+from dashboard.job_panel import job_progress, state_badge
+from dashboard.page import NAV_FLAG, WANTED_PAGE
+from dashboard.store import apply_preset, remember
 from facegan import job
-from facegan.data.synthetic import render_face
 from facegan.images import grid, png_bytes
 from facegan.presets import FIRST_RUN_PRESET
 
@@ -23,11 +23,6 @@ TRAIN = "pages/train.py"
 EXPLORE = "pages/explore.py"
 EVALUATE = "pages/evaluate.py"
 RUNS = "pages/runs.py"
-
-
-@st.cache_data(show_spinner=False)
-def builtin_faces(n: int, resolution: int, seed: int) -> np.ndarray:
-    return grid(np.stack([render_face(i, resolution, seed) for i in range(n)]), ncols=8)
 
 
 def current_job() -> None:
@@ -45,10 +40,10 @@ def current_job() -> None:
                        "background while you look around.")
             st.page_link(TRAIN, label="Go to Train", icon=":material/model_training:")
             return
-        w.state_badge(s)
+        state_badge(s)
         where = f"run `{s.run_dir.rstrip('/').rsplit('/', 1)[-1]}`" if s.run_dir else f"a new '{s.preset}' run"
         st.caption(where + (f" · {s.images:,} faces" if s.images else "") + (f" · {s.device}" if s.device else ""))
-        w.job_progress(s)
+        job_progress(s)
         if s.error:
             st.error(s.error.partition("\n")[0], icon=":material/error:")
         if s.latest_grid:
@@ -97,8 +92,8 @@ def home() -> None:
             if st.button("Train on built-in faces", icon=":material/play_circle:", type="primary",
                          key="home_train", help="No download needed: facegan draws its own practice faces. "
                                                 "About 4 minutes on a 2-core computer, less with a GPU."):
-                w.apply_preset(FIRST_RUN_PRESET)
-                w.values()["ui.data_kind"] = "synthetic"
+                apply_preset(FIRST_RUN_PRESET)
+                remember("data_kind", "synthetic")
                 st.switch_page(TRAIN)
             c1, c2, c3 = st.columns(3)
             c1.page_link(DATA, label="Use your own photos", icon=":material/photo_library:")
@@ -108,7 +103,8 @@ def home() -> None:
         st.caption("Drawn by facegan itself, so everything works with no download. Each seed draws new faces.")
         seed = st.columns([1, 2])[0].number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1,
                                                   key="home_seed")
-        st.image(builtin_faces(32, 64, int(seed)), caption="32 built-in faces at 64 px", width=560)
+        st.image(grid(cached.builtin_faces(32, 64, int(seed)), ncols=8), caption="32 built-in faces at 64 px",
+                 width=560)
     with right:
         live = job.status().live
         st.fragment(run_every=2.0 if live else 5.0)(current_job)()
@@ -132,8 +128,8 @@ PAGES = [
     st.Page(RUNS, title="Runs", icon=":material/folder_open:"),
 ]
 
-st.session_state[w.NAV_FLAG] = True
+st.session_state[NAV_FLAG] = True
 page = st.navigation(PAGES, position="top")
-if wanted := st.session_state.pop(w.WANTED_PAGE, None):  # see dashboard.widgets.page_header
+if wanted := st.session_state.pop(WANTED_PAGE, None):  # see dashboard.page.page_header
     st.switch_page(wanted)
 page.run()

@@ -12,13 +12,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
-from pathlib import Path
 
 import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from cpu_precision import make_step, take_turns  # noqa: E402
 
 from facegan.devices import amp_dtype, pick_device  # noqa: E402

@@ -10,13 +10,9 @@ bf16 instructions (AVX512-BF16 or AMX; devices.amp_dtype) and fp32 on the others
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from facegan.devices import channels_last, pick_device  # noqa: E402
 from facegan.models import build_networks  # noqa: E402

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import sys
 import tempfile
 import time
 import zipfile
@@ -23,7 +22,6 @@ import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from facegan.config import DataConfig  # noqa: E402
 from facegan.data.cache import prepare  # noqa: E402

@@ -26,14 +26,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 from facegan.data.cache import prepare  # noqa: E402
 from facegan.demo import CELEBA_DEFAULT  # noqa: E402

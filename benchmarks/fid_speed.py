@@ -61,7 +61,6 @@ import torch
 from torchvision.transforms.functional import pil_to_tensor
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from facegan.devices import pick_device  # noqa: E402
 from facegan.metrics.evaluate import data_config  # noqa: E402

@@ -43,7 +43,6 @@ import torch
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path[:0] = [str(ROOT), str(HERE)]
 
 from data_pipeline import CELEBA, make_images  # noqa: E402
 
@@ -88,7 +87,7 @@ def start(arm: Arm) -> None:
     # Its own session, so SIGSTOP/SIGCONT reach its DataLoader workers too; stopped at once, so no arm
     # runs before its turn.
     arm.proc = subprocess.Popen(arm.argv, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True,
-                                env={**os.environ, "PYTHONPATH": str(ROOT)})
+                                env={**os.environ})
     arm.signal_group(signal.SIGSTOP)
 
 

@@ -39,7 +39,6 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE.parent), str(HERE)]
 
 from cpu_precision import make_step  # noqa: E402
 from data_pipeline import make_images  # noqa: E402

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -32,7 +31,6 @@ import torch
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path[:0] = [str(ROOT), str(HERE)]
 
 from data_pipeline import make_images  # noqa: E402
 from reference_dcgan import Tutorial, dataloader  # noqa: E402

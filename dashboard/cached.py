@@ -81,6 +81,13 @@ def faces_for(run_path: str | Path, which: str, n: int, seed: int, truncation: f
     return faces(str(run_path), which, _ckpt_stamp(run_path, which), n, seed, truncation)
 
 
+@st.cache_data(max_entries=8, show_spinner=False)
+def builtin_faces(n: int, resolution: int, seed: int) -> np.ndarray:
+    """The first ``n`` built-in faces of ``seed`` (uint8 images)."""
+    from facegan.data.synthetic import render_faces
+    return render_faces(n, resolution, seed)
+
+
 @st.cache_data(max_entries=16, show_spinner=False)
 def walk(run_path: str, which: str, stamp, mode: str, steps: int, rows: int, seed: int,
          spherical: bool, truncation: float = 1.0) -> np.ndarray:

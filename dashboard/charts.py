@@ -122,12 +122,16 @@ def metric_history_figure(history: list[dict], names: list[str], titles: dict[st
     return _style(fig, 320)
 
 
+TSNE_TRACES = ("real", "generated")  # the map's traces, in order: a selection names them by number
+
+
 def tsne_figure(table: pd.DataFrame) -> go.Figure:
     """The t-SNE map: real faces and generated faces as two colours of points. Points that overlap mean
     the generator makes faces like those real ones; islands of one colour are what it misses (real) or
     invents (generated)."""
     fig = go.Figure()
-    for kind, color, name in (("real", PALETTE[0], "real faces"), ("generated", PALETTE[1], "generated faces")):
+    for kind, color in zip(TSNE_TRACES, PALETTE):
+        name = f"{kind} faces"
         part = table[table["kind"] == kind]
         fig.add_trace(go.Scatter(x=part["x"], y=part["y"], mode="markers", name=name,
                                  marker=dict(color=color, size=7, opacity=0.75, line=dict(width=0)),
@@ -139,3 +143,17 @@ def tsne_figure(table: pd.DataFrame) -> go.Figure:
     fig.update_layout(dragmode="select", clickmode="event+select", hovermode="closest",
                       legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0))
     return fig
+
+
+def tsne_selection(table: pd.DataFrame, points: list[dict], limit: int = 24) -> tuple[list[int], list[int]]:
+    """The faces behind the points picked on :func:`tsne_figure` (Plotly's selection: each point's trace
+    number and its index in that trace), at most ``limit`` of them, as (real indices, generated indices)
+    into the sets the evaluation compared."""
+    real, fake = [], []
+    for p in points[:limit]:
+        kind = TSNE_TRACES[p.get("curve_number", 0)]
+        part = table[table["kind"] == kind]
+        i = p.get("point_index", p.get("point_number"))
+        if i is not None and 0 <= i < len(part):
+            (real if kind == "real" else fake).append(int(part.iloc[int(i)]["index"]))
+    return real, fake

@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from facegan.config import (SECTIONS, Config, check_value, coerce, describe_allowed, iter_fields,
-                            unwrap_optional)
+from facegan.config import SECTIONS, Config, check_value, coerce, describe_allowed, iter_fields, unwrap_optional
 from facegan.errors import ConfigError
 
 SECTION_TITLES = {"data": "Data", "model": "Networks", "tricks": "Tricks", "optim": "Optimiser",

@@ -15,7 +15,6 @@ from .config import Config, help_table
 from .errors import FaceganError, printable
 from .presets import DEFAULT_PRESET, PRESETS, from_preset, preset
 
-
 # -- shared options ----------------------------------------------------------------------------------
 
 def _add_config_args(p: argparse.ArgumentParser, *, data_required: bool = False) -> None:
@@ -126,8 +125,8 @@ def cmd_train(args) -> int:
     from tqdm import tqdm
 
     from .training import distributed
-    from .training.trainer import Control, resume_config, train
     from .training.run_dir import RunDir
+    from .training.trainer import Control, resume_config, train
     if args.resume:
         if not args.run_dir:
             raise FaceganError("--resume needs --run-dir, the run folder to continue")

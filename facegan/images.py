@@ -42,6 +42,16 @@ def grid(images: np.ndarray, ncols: int | None = None, pad: int = 2, fill: int =
     return out
 
 
+def beside(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Tiles for a grid of ``len(left)`` rows: each row is ``left[i]`` followed by its ``k`` images
+    ``right[i*k:(i+1)*k]`` (a generated face and its nearest real faces); the grid takes ``k + 1``
+    columns."""
+    k = len(right) // max(1, len(left))
+    if len(right) != k * len(left):
+        raise ValueError(f"{len(right)} images cannot be shared out evenly beside {len(left)}")
+    return np.stack([t for i in range(len(left)) for t in (left[i], *right[i * k:(i + 1) * k])])
+
+
 def png_bytes(image: np.ndarray, scale: int = 1) -> bytes:
     img = Image.fromarray(np.asarray(image, dtype=np.uint8))
     if scale > 1:

@@ -130,8 +130,9 @@ def status() -> JobStatus:
     return job.status() if job is not None else JobStatus()
 
 
-def _reset_for_tests(timeout: float = 30.0) -> None:
-    """Tests only: stop a live job, wait for it, and empty the registry."""
+def reset(timeout: float = 30.0) -> None:
+    """Stop a live job (waiting up to ``timeout`` s for its checkpoint) and empty the registry, so the
+    next :func:`start` begins afresh. The tests call it between tests."""
     job = current()
     if job is not None:
         job.stop(wait=timeout)

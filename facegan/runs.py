@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Iterable
 
 from .errors import FaceganError
-from .metrics.registry import HEADLINE_METRIC, METRICS
+from .metrics.registry import BETTER, HEADLINE_METRIC, METRICS
 from .training import records as run_records
 from .training.run_dir import RunDir, evaluations_dir
 
@@ -175,6 +175,24 @@ def evaluations(run_path: str | Path) -> list[dict]:
         except (OSError, ValueError, AttributeError, TypeError):
             continue
     return sorted(out, key=lambda e: (e["created"], e["file"]))
+
+
+def comparable(evals: list[dict], like: dict) -> list[dict]:
+    """The evaluations (from :func:`evaluations`) made like ``like``: with the same feature network and
+    the same number of faces. Numbers from others cannot be compared with it."""
+    return [e for e in evals if e["features"] == like["features"] and e["n"] == like["n"]]
+
+
+def best_scores(run_path: str | Path, records: list[dict]) -> tuple[dict[str, float], str]:
+    """A run's best score of each metric, and how they were made: over its evaluations comparable with
+    its newest one ('inception, 2,000 faces'), or else over the metrics its training logged ('during
+    training'); ``({}, '')`` when it has neither. ``records`` is its log (:meth:`RunDir.read_metrics`)."""
+    evals = evaluations(run_path)
+    if evals:
+        newest = evals[-1]
+        return best_metrics(comparable(evals, newest), BETTER), f"{newest['features']}, {newest['n']:,} faces"
+    history = metric_history(records)
+    return (best_metrics(history, BETTER), "during training") if history else ({}, "")
 
 
 def best_metrics(history: list[dict], better: dict[str, str]) -> dict[str, float]:

@@ -6,12 +6,13 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import settings
-from dashboard import widgets as w
+from dashboard import cached, settings
+from dashboard.config_form import field_widget
 from dashboard.forms import SOURCE_KINDS, collect, field_specs, parse_source, source_string
+from dashboard.page import page_header, path_exists, run_with_progress
+from dashboard.store import bind, choices, values
 from facegan.data.cache import prepare
 from facegan.data.decode import REASONS
-from facegan.data.synthetic import render_face
 from facegan.data.uploads import save_upload
 from facegan.errors import FaceganError
 from facegan.images import grid
@@ -20,50 +21,46 @@ SPECS = {s.name: s for s in field_specs("data")}
 PREVIEW = 48
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
-def quick_synthetic(n: int, resolution: int, seed: int) -> np.ndarray:
-    return grid(np.stack([render_face(i, resolution, seed) for i in range(n)]), ncols=12)
-
-
-w.page_header("Data", "Choose the faces the network learns from. Your choice carries over to the Train page.",
+page_header("Data", "Choose the faces the network learns from. Your choice carries over to the Train page.",
               "pages/data.py")
-store = w.values()
+store = values()
+picked = choices()  # the kind of source and the path typed for each kind: the page's, not the config's
 
 kind0, path0 = parse_source(store.get("data.source", "synthetic"), settings.uploads_root())
-if "ui.data_kind" not in store:
-    store["ui.data_kind"] = kind0
-    store[f"ui.data_path.{kind0}"] = path0
+if "data_kind" not in picked:
+    picked["data_kind"] = kind0
+    picked[f"data_path.{kind0}"] = path0
 
 left, right = st.columns([2, 3], gap="large")
 
 with left:
     kinds = list(SOURCE_KINDS)
     kind = st.radio("Where do the faces come from?", kinds, key="data_kind", format_func=SOURCE_KINDS.get,
-                    **w.bind("data_kind", "ui.data_kind", "synthetic", kinds))
-    path = store.get(f"ui.data_path.{kind}", "")
+                    **bind("data_kind", "data_kind", "synthetic", kinds))
+    path = picked.get(f"data_path.{kind}", "")
 
     if kind == "synthetic":
         st.caption("Cartoon-like faces that facegan draws itself: no download, ready at once.")
         c1, c2 = st.columns(2)
         with c1:
-            w.field_widget(SPECS["synthetic_count"], prefix="data_page")
+            field_widget(SPECS["synthetic_count"], prefix="data_page")
         with c2:
-            w.field_widget(SPECS["synthetic_seed"], prefix="data_page")
+            field_widget(SPECS["synthetic_seed"], prefix="data_page")
     elif kind == "upload":
         st.caption("A .zip of face photos (jpg, png, webp or bmp). It is checked, then kept in facegan's "
                    "data cache folder; nothing is unpacked.")
         up = st.file_uploader("Zip of face photos", type=["zip"], key="data_upload")
-        if up is not None and store.get("ui.upload_id") != up.file_id:
+        if up is not None and picked.get("upload_id") != up.file_id:
             try:
                 saved, report = save_upload(up.name, up, settings.uploads_root())
             except FaceganError as e:
                 st.error(str(e), icon=":material/error:")
             else:
-                store["ui.upload_id"] = up.file_id
-                store["ui.upload_report"] = f"{report.images:,} image files in {report.members:,} files"
+                picked["upload_id"] = up.file_id
+                picked["upload_report"] = f"{report.images:,} image files in {report.members:,} files"
                 path = str(saved)
         if path:
-            st.success(f"Using **{path.rsplit('/', 1)[-1]}** — {store.get('ui.upload_report', 'uploaded zip')}",
+            st.success(f"Using **{path.rsplit('/', 1)[-1]}** — {picked.get('upload_report', 'uploaded zip')}",
                        icon=":material/check_circle:")
     else:
         hints = {"folder": ("Folder or .zip path", "/home/me/faces  or  /home/me/faces.zip",
@@ -76,23 +73,23 @@ with left:
         label, placeholder, caption = hints[kind]
         st.caption(caption)
         path = st.text_input(label, key="data_path", placeholder=placeholder,
-                             **w.bind("data_path", f"ui.data_path.{kind}", "")).strip()
-        if path and not w.path_exists(path):
+                             **bind("data_path", f"data_path.{kind}", "")).strip()
+        if path and not path_exists(path):
             st.error(f"Nothing found at {path}", icon=":material/error:")
-    store[f"ui.data_path.{kind}"] = path
+    picked[f"data_path.{kind}"] = path
     store["data.source"] = source_string(kind, path)
 
     c1, c2 = st.columns(2)
     with c1:
-        w.field_widget(SPECS["resolution"], prefix="data_page")
+        field_widget(SPECS["resolution"], prefix="data_page")
     with c2:
-        crop = w.field_widget(SPECS["crop"], prefix="data_page")
+        crop = field_widget(SPECS["crop"], prefix="data_page")
     if crop == "face" or (crop == "auto" and kind == "celeba"):
-        w.field_widget(SPECS["face_fraction"], prefix="data_page")
+        field_widget(SPECS["face_fraction"], prefix="data_page")
     with st.expander("More options"):
-        w.field_widget(SPECS["limit"], prefix="data_page")
-        w.field_widget(SPECS["min_size"], prefix="data_page")
-        w.field_widget(SPECS["flip"], prefix="data_page")
+        field_widget(SPECS["limit"], prefix="data_page")
+        field_widget(SPECS["min_size"], prefix="data_page")
+        field_widget(SPECS["flip"], prefix="data_page")
 
     cfg, errors = collect({k: v for k, v in store.items() if k.startswith("data.")})
     for msg in errors.values():
@@ -107,7 +104,7 @@ with right:
     data_key = json.dumps(cfg.to_dict()["data"], sort_keys=True) if cfg else None
     if go and cfg is not None:
         try:
-            data = w.run_with_progress(lambda progress: prepare(cfg.data, progress=progress),
+            data = run_with_progress(lambda progress: prepare(cfg.data, progress=progress),
                                        "Preparing the faces")
         except FaceganError as e:
             st.error(str(e), icon=":material/error:")
@@ -134,7 +131,8 @@ with right:
                    + f" · {s['source']} · kept in `{s['cache']}`")
     elif kind == "synthetic" and cfg is not None:
         st.subheader("A first look", anchor=False)
-        st.image(quick_synthetic(PREVIEW, cfg.data.resolution, cfg.data.synthetic_seed), width="stretch",
+        st.image(grid(cached.builtin_faces(PREVIEW, cfg.data.resolution, cfg.data.synthetic_seed), ncols=12),
+                 width="stretch",
                  caption=f"The first {PREVIEW} of {cfg.data.synthetic_count:,} built-in faces at "
                          f"{cfg.data.resolution} px")
         st.caption("Press **Prepare and check** to draw them all now, or just start training: it prepares "

@@ -2,18 +2,18 @@
 with plain explanations, a map of real against generated faces, the nearest real face of each
 generated one, and the numbers over the epochs."""
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
 from dashboard import cached, charts
-from dashboard import widgets as w
+from dashboard.page import page_header, run_with_progress
+from dashboard.pickers import checkpoint_label, pick_trained_run
 from facegan.demo import celeba_source, is_demo
 from facegan.errors import FaceganError
-from facegan.images import grid, png_bytes
-from facegan.runs import evaluations, metric_history
+from facegan.images import beside, grid, png_bytes
+from facegan.runs import comparable, evaluations, metric_history
 
-w.page_header("Evaluate", "How close are the invented faces to real ones? Measure it, read what each number "
+page_header("Evaluate", "How close are the invented faces to real ones? Measure it, read what each number "
                           "means, and check it by eye.", "pages/evaluate.py")
 try:
     from facegan.metrics import registry
@@ -26,7 +26,7 @@ FEATURES = {"lite0": "Fast (EfficientNet-Lite0) — for comparing your own runs"
             "inception": "Standard (Inception) — comparable with published FIDs; slow on a CPU"}
 COUNTS = [64, 128, 256, 500, 1000, 2000, 5000, 10000]
 
-run, which = w.pick_trained_run("eval", "No trained run yet. Train one first, then measure it here.")
+run, which = pick_trained_run("eval", "No trained run yet. Train one first, then measure it here.")
 data_cfg = None  # a run is measured against its own data
 if is_demo(run):  # the demo is measured against CelebA, where this machine has it
     source = celeba_source()
@@ -54,7 +54,7 @@ with st.container(border=True):
                    disabled=not names or (is_demo(run) and data_cfg is None))
     if go:
         try:
-            rec = w.run_with_progress(
+            rec = run_with_progress(
                 lambda progress: evaluate_run(run.path, data_cfg, n=int(n), metrics=names, features=features,
                                               checkpoint=which, progress=progress),
                 "Measuring")
@@ -71,7 +71,7 @@ if not evals:
 
 
 def eval_label(e: dict) -> str:
-    return (f"epoch {e['epoch']} · {w.checkpoint_label(e['checkpoint'] or '?')} checkpoint · {e['features']} · "
+    return (f"epoch {e['epoch']} · {checkpoint_label(e['checkpoint'] or '?')} checkpoint · {e['features']} · "
             f"{e['n']:,} faces · {e['created'].replace('T', ' ')[:16]}")
 
 
@@ -85,7 +85,6 @@ rec = shown["record"]
 
 # -- the numbers, explained ------------------------------------------------------------------------------
 
-FORMAT = {"fid": "{:.1f}", "kid": "{:.4f}", "knn_accuracy": "{:.3f}", "precision": "{:.3f}", "recall": "{:.3f}"}
 results = rec.get("metrics", {})
 cols = st.columns(max(1, len(results)))
 for col, (name, result) in zip(cols, results.items()):
@@ -95,7 +94,7 @@ for col, (name, result) in zip(cols, results.items()):
         keys = [k for k in charts.METRIC_SHORT if k in result] or [k for k, v in result.items()
                                                                   if isinstance(v, (int, float))][:1]
         for k in keys:
-            st.metric(charts.METRIC_SHORT.get(k, k), FORMAT.get(k, "{:.4g}").format(result[k]))
+            st.metric(charts.METRIC_SHORT.get(k, k), registry.shown(k, result[k]))
         if m:
             st.badge(f"{m.better} is better", color="blue", icon=":material/thumbs_up_down:")
             st.caption(m.explain)
@@ -131,13 +130,7 @@ with tab_map:
                                     selection_mode=("points", "box", "lasso"), config={"displaylogo": False})
         with c2:
             pts = list(getattr(getattr(event, "selection", None), "points", None) or [])
-            real_idx, fake_idx = [], []
-            for p in pts[:24]:
-                kind = "real" if p.get("curve_number", 0) == 0 else "generated"
-                part = table[table["kind"] == kind]
-                i = p.get("point_index", p.get("point_number"))
-                if i is not None and 0 <= i < len(part):
-                    (real_idx if kind == "real" else fake_idx).append(int(part.iloc[int(i)]["index"]))
+            real_idx, fake_idx = charts.tsne_selection(table, pts, limit=24)
             if not pts:
                 st.info("Select dots on the map to see their faces here.", icon=":material/touch_app:")
             elif len(pts) > 24:
@@ -178,11 +171,7 @@ with tab_nn:
             if real is None:
                 st.caption("The run's data set changed since this measurement.")
             else:
-                tiles = []
-                for i in range(len(fakes)):
-                    tiles.append(gen[i])
-                    tiles.extend(real[i * k:(i + 1) * k])
-                st.image(png_bytes(grid(np.stack(tiles), ncols=k + 1), scale=scale), width=min(700, 120 * (k + 1)),
+                st.image(png_bytes(grid(beside(gen, real), ncols=k + 1), scale=scale), width=min(700, 120 * (k + 1)),
                          caption=f"Each row: generated face, then its {k} nearest real faces")
                 with st.expander("Distances"):
                     st.dataframe(sub.rename(columns={"fake_index": "generated face", "rank": "rank",
@@ -190,8 +179,7 @@ with tab_nn:
                                  hide_index=True)
 
 with tab_hist:
-    same = [e for e in evals if e["features"] == shown["features"] and e["n"] == shown["n"]]
-    history = [{k: v for k, v in e.items() if k != "record"} for e in same]
+    history = [{k: v for k, v in e.items() if k != "record"} for e in comparable(evals, shown)]
     history += metric_history(cached.metrics(run.path))
     keys = [k for k in charts.METRIC_SHORT if any(k in h for h in history)]
     if len({h.get("epoch") for h in history}) < 2:

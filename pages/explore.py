@@ -8,15 +8,16 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard import cached
-from dashboard import widgets as w
+from dashboard.page import page_header
+from dashboard.pickers import pick_trained_run
 from facegan.errors import FaceganError
 from facegan.export import export_generator
 from facegan.images import grid, png_bytes
 
-w.page_header("Explore", "Draw new faces from a trained network, morph one face into another, and download "
+page_header("Explore", "Draw new faces from a trained network, morph one face into another, and download "
                          "them to share.", "pages/explore.py")
 
-run, which = w.pick_trained_run("explore", "No trained run yet. Train one first on the Train page "
+run, which = pick_trained_run("explore", "No trained run yet. Train one first on the Train page "
                                 "(the built-in faces need no download).")
 
 try:

@@ -5,13 +5,17 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import cached, charts, settings
-from dashboard import widgets as w
+from dashboard.job_panel import live_run_dirs
+from dashboard.page import page_header
+from dashboard.pickers import run_picker
+from dashboard.store import bind, recall, remember
 from facegan.errors import FaceganError
-from facegan.runs import best_metrics, delete_run, evaluations, metric_history, rename_run, run_state
+from facegan.metrics.registry import HEADLINE_DECIMALS
+from facegan.runs import best_scores, delete_run, rename_run, run_state
 from facegan.training.run_dir import RunDir
 
 root = settings.runs_root()
-w.page_header("Runs", f"Every training run in `{root}`, side by side.", "pages/runs.py")
+page_header("Runs", f"Every training run in `{root}`, side by side.", "pages/runs.py")
 
 runs = cached.runs(root)
 if not runs:
@@ -20,39 +24,16 @@ if not runs:
     st.stop()
 
 
-def metric_directions() -> dict[str, str]:
-    """Whether lower or higher is better, per registered quality metric (empty if they cannot load)."""
-    try:
-        from facegan.metrics import registry
-        return {n: m.better for n, m in registry.METRICS.items()}
-    except ImportError:
-        return {}
-
-
-better = metric_directions()
-live = {RunDir(p).path.resolve() for p in w.live_run_dirs()}
+live = {RunDir(p).path.resolve() for p in live_run_dirs()}
 
 
 def state(r) -> str:
     return run_state(r, live)
 
 
-def scores(r) -> tuple[dict[str, float], str]:
-    """The best score of each metric over the run's measurements made like its newest one (same feature
-    network and count: others are not comparable), and how they were made."""
-    evals = evaluations(r.path)
-    if evals:
-        newest = evals[-1]
-        same = [e for e in evals if e["features"] == newest["features"] and e["n"] == newest["n"]]
-        return best_metrics(same, better), f"{newest['features']}, {newest['n']:,} faces"
-    history = metric_history(cached.metrics(r.path))
-    return (best_metrics(history, better), "during training") if history else ({}, "")
-
-
-SCORE_FORMAT = {"FID": "%.1f", "KID": "%.4f"}
 rows = []
 for r in runs:
-    best, how = scores(r)
+    best, how = best_scores(r.path, cached.metrics(r.path))
     rows.append({"run": r.name, "state": state(r), "preset": r.preset,
                  "size": f"{r.resolution} px" if r.resolution else "",
                  "epochs": f"{r.epochs_done} / {r.epochs}" if r.epochs else "", "steps": r.step,
@@ -60,12 +41,12 @@ for r in runs:
                  **{charts.METRIC_SHORT.get(k, k): v for k, v in best.items()},
                  **({"scored with": how} if how else {}), "data": r.source})
 table = pd.DataFrame(rows)
-scores_shown = [c for c in table.columns if c in charts.METRIC_SHORT.values()]
+scores_shown = {label: key for key, label in charts.METRIC_SHORT.items() if label in table.columns}
 st.dataframe(table, hide_index=True, width="stretch", key="runs_table",
              column_config={"steps": st.column_config.NumberColumn(format="localized"),
                             "faces": st.column_config.NumberColumn(format="localized"),
-                            **{c: st.column_config.NumberColumn(f"best {c}", format=SCORE_FORMAT.get(c, "%.3f"))
-                               for c in scores_shown}})
+                            **{c: st.column_config.NumberColumn(f"best {c}", format=f"%.{HEADLINE_DECIMALS[k]}f")
+                               for c, k in scores_shown.items()}})
 if scores_shown:
     st.caption("Best scores over each run's measurements on the Evaluate page (made with the same feature "
                "network and number of faces as its newest one).")
@@ -78,13 +59,13 @@ if not trained:
     st.caption("Runs appear here once they have logged a few training steps.")
 else:
     names = [r.name for r in trained]
-    picked = w.recall("runs_compare")
+    picked = recall("runs_compare")
     if not isinstance(picked, list) or not set(picked) <= set(names):
         picked = names[:3]
-    w.remember("runs_compare", picked)
+    remember("runs_compare", picked)
     c1, c2, c3 = st.columns([3, 2, 1])
     with c1:
-        chosen = st.multiselect("Runs", names, key="runs_compare", **w.bind("runs_compare", "ui.runs_compare"))
+        chosen = st.multiselect("Runs", names, key="runs_compare", **bind("runs_compare", "runs_compare"))
     frames = {n: charts.step_frame(cached.metrics(r.path)) for n in chosen for r in trained if r.name == n}
     columns = [c for c in charts.SERIES if any(c in f for f in frames.values())]
     with c2:
@@ -107,11 +88,11 @@ else:
 
 def do_rename(old: str) -> None:
     try:
-        new = rename_run(root, old, st.session_state.get("runs_new_name", ""), busy=w.live_run_dirs())
+        new = rename_run(root, old, st.session_state.get("runs_new_name", ""), busy=live_run_dirs())
     except FaceganError as e:
         st.session_state["runs_msg"] = ("error", str(e))
     else:
-        w.remember("runs_manage", new.name)
+        remember("runs_manage", new.name)
         st.session_state["runs_new_name"] = ""
         st.session_state["runs_msg"] = ("success", f"Renamed {old} to {new.name}.")
 
@@ -123,7 +104,7 @@ def ask_delete(name: str | None) -> None:
 def do_delete(name: str) -> None:
     st.session_state["runs_pending_delete"] = None
     try:
-        delete_run(root, name, busy=w.live_run_dirs())
+        delete_run(root, name, busy=live_run_dirs())
     except FaceganError as e:
         st.session_state["runs_msg"] = ("error", str(e))
     else:
@@ -131,7 +112,7 @@ def do_delete(name: str) -> None:
 
 
 st.subheader("Rename or delete", anchor=False)
-target = w.run_picker("Run", "runs_manage", runs)
+target = run_picker("Run", "runs_manage", runs)
 is_live = state(target) == "training now"
 if is_live:
     st.caption("This run is training right now: stop it on the Train page before renaming or deleting it.")

@@ -4,9 +4,12 @@ live (it keeps running while you switch pages, reload, or watch from another tab
 import pandas as pd
 import streamlit as st
 
-from dashboard import cached, settings
-from dashboard import widgets as w
+from dashboard import cached, job_panel, settings
+from dashboard.config_form import config_form
 from dashboard.forms import SECTION_TITLES, collect
+from dashboard.page import page_header
+from dashboard.pickers import run_picker
+from dashboard.store import apply_preset, bind, remember, values
 from facegan import job
 from facegan.errors import FaceganError
 from facegan.launcher import check_processes
@@ -19,7 +22,7 @@ REFRESH_S = 1.5  # the progress line
 # progress line; they change little in 5 s.
 CHARTS_S = 5.0
 
-w.page_header("Train", "Pick a preset, adjust anything you like, press Start. Training runs in the "
+page_header("Train", "Pick a preset, adjust anything you like, press Start. Training runs in the "
                        "background: switch pages or close the tab, it carries on.", "pages/train.py")
 
 
@@ -41,14 +44,14 @@ def live_panel() -> None:
         st.caption(" · ".join(b for b in [f"run `{name}`" if name else f"new '{s.preset}' run",
                                            f"{s.images:,} faces" if s.images else None, s.device] if b))
     with top[1]:
-        w.state_badge(s)
-    w.job_progress(s)
-    w.job_controls(s, key="train")
-    w.job_messages(s)
+        job_panel.state_badge(s)
+    job_panel.job_progress(s)
+    job_panel.job_controls(s, key="train")
+    job_panel.job_messages(s)
     if s.state == "finished" and s.run_dir:
         st.success("Done. The faces are ready to explore and share.", icon=":material/celebration:")
         if st.button("See the faces", icon=":material/face:", key="train_to_explore"):
-            w.remember("explore_run", s.run_dir.rstrip("/").rsplit("/", 1)[-1])
+            remember("explore_run", s.run_dir.rstrip("/").rsplit("/", 1)[-1])
             st.switch_page("pages/explore.py")
 
 
@@ -58,9 +61,9 @@ def live_charts() -> None:
         return
     c1, c2 = st.columns([3, 2], gap="large")
     with c1:
-        w.training_charts(s.run_dir, key="train")
+        job_panel.training_charts(s.run_dir, key="train")
     with c2:
-        w.epoch_grid(s.run_dir, key="train_grid_epoch", width=440, live=s.live)
+        job_panel.epoch_grid(s.run_dir, key="train_grid_epoch", width=440, live=s.live)
 
 
 status = job.status()
@@ -73,14 +76,14 @@ busy = status.live
 
 # -- a new run -----------------------------------------------------------------------------------------
 
-store = w.values()
+store = values()
 st.subheader("New run", anchor=False)
 c1, c2 = st.columns([1, 2])
 with c1:
     names = list(PRESETS)
-    w.bind("train_preset", "preset", names[0], names)
+    bind("train_preset", "preset", names[0], names, setting=True)
     preset = st.selectbox("Preset", names, key="train_preset",
-                          on_change=lambda: w.apply_preset(st.session_state["train_preset"]),
+                          on_change=lambda: apply_preset(st.session_state["train_preset"]),
                           help="A starting point for every setting. Changing it resets all settings except "
                                "the data source.")
     store["preset"] = preset
@@ -90,9 +93,9 @@ with c2:
     st.caption(f"Faces: **{'built-in' if src == 'synthetic' else src}** at {store.get('data.resolution')} px "
                "(change them on the Data page or in the Data tab below).")
 
-cfg, errors = collect({k: v for k, v in store.items() if not k.startswith("ui.")})
-w.config_form(errors)
-cfg, errors = collect({k: v for k, v in store.items() if not k.startswith("ui.")})  # as now shown
+cfg, errors = collect(store)
+config_form(errors)
+cfg, errors = collect(store)  # as now shown
 
 for key, msg in errors.items():  # also listed here: the field may be on a tab not open now
     tab = SECTION_TITLES.get(key.partition(".")[0])
@@ -124,7 +127,7 @@ with c1:
                              placeholder="automatic: date-time-preset",
                              help="The folder the run is saved in, inside the runs folder.").strip()
 with c2:
-    processes = w.processes_input("train_gpus")
+    processes = job_panel.processes_input("train_gpus")
 start_error = None
 if processes > 1 and cfg is not None:
     try:
@@ -145,7 +148,7 @@ if run_name and cfg is not None and not start_error:
 
 def start_training() -> None:
     """on_click of Start: start the job with the settings as shown, then clear the run name."""
-    cfg, _ = collect({k: v for k, v in w.values().items() if not k.startswith("ui.")})
+    cfg, _ = collect(values())
     if cfg is None:
         return
     name = st.session_state.get("train_run_name", "").strip()
@@ -172,7 +175,7 @@ with st.expander("Continue a previous run", icon=":material/replay:"):
     if not runs:
         st.caption("No run with a checkpoint yet.")
     else:
-        r = w.run_picker("Run", "train_resume_run", runs,
+        r = run_picker("Run", "train_resume_run", runs,
                          help="A run continues exactly where its last checkpoint left it, with its own settings.")
         default = r.epochs if r.epochs_done < (r.epochs or 0) else r.epochs_done + 5
         c1, c2, _ = st.columns([2, 1, 2])
@@ -181,7 +184,7 @@ with st.expander("Continue a previous run", icon=":material/replay:"):
                                      value=max(default, r.epochs_done + 1), step=1,
                                      key=f"train_resume_epochs.{r.name}")
         with c2:
-            resume_processes = w.processes_input("train_resume_gpus")
+            resume_processes = job_panel.processes_input("train_resume_gpus")
         if st.button("Resume", icon=":material/play_arrow:", disabled=busy, key="train_continue"):
             try:
                 base = RunDir.open(r.path).config()

@@ -1,12 +1,17 @@
+"""The tests' fixtures. Constants and helpers they share are in helpers.py (a test imports that module,
+never this one)."""
+
 import os
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-CELEBA_ZIP = Path(os.environ.get("FACEGAN_CELEBA_ZIP", ROOT.parent / "shared/data/celeba-10k-89x109.zip"))
+from .helpers import CELEBA_ZIP, tiny
+
+# Seconds a job left running by a test may take to stop at the end of it: torchrun and two processes on a
+# busy 2-core machine are the slowest.
+JOB_STOP_S = 240.0
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -41,29 +46,32 @@ def celeba_zip() -> Path:
     return CELEBA_ZIP
 
 
-# A tiny run: 32 px, 64 built-in faces, 4 steps an epoch, every step logged.
-TINY = ["resolution=32", "synthetic_count=64", "batch_size=16", "g_width=8", "d_width=8", "log_every=1"]
-
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> Path:
     """One finished tiny run (2 epochs), trained once for the whole module."""
     path = tmp_path_factory.mktemp("trained") / "tiny"
-    from facegan.presets import from_preset
     from facegan.training.trainer import train
-    train(from_preset("dcgan-paper", [*TINY, "epochs=2", f"run_dir={path}"]))
+    train(tiny("epochs=2", f"run_dir={path}"))
     return path
 
 
 @pytest.fixture
-def runs_root(tmp_path, monkeypatch) -> Path:
+def job_registry():
+    """The dashboard's one-job registry, empty before the test and emptied after it (a job still
+    running is stopped)."""
+    from facegan import job
+    job.reset(timeout=JOB_STOP_S)
+    yield
+    job.reset(timeout=JOB_STOP_S)
+
+
+@pytest.fixture
+def runs_root(tmp_path, monkeypatch, job_registry) -> Path:
+    """An empty runs folder that the dashboard lists (``FACEGAN_RUNS_ROOT``), with no job."""
     root = tmp_path / "runs"
     root.mkdir()
     monkeypatch.setenv("FACEGAN_RUNS_ROOT", str(root))
-    from facegan import job
-    job._reset_for_tests()
-    yield root
-    job._reset_for_tests()
+    return root
 
 
 @pytest.fixture
@@ -71,24 +79,3 @@ def with_run(runs_root, trained) -> Path:
     """The runs root holding a copy of the finished tiny run, as ``tiny``."""
     shutil.copytree(trained, runs_root / "tiny")
     return runs_root / "tiny"
-
-
-def run_cli(*args: str, timeout: float = 300):
-    """``python -m facegan ARGS`` in a subprocess, from the repository root."""
-    import subprocess
-    return subprocess.run([sys.executable, "-m", "facegan", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=timeout)
-
-
-def wait_for(predicate, what: str, timeout: float, every: float = 0.05):
-    """``predicate()``'s first truthy value, polled every ``every`` s; fails after ``timeout`` s naming
-    ``what`` and the training job's status (what every waiting test wants to see then)."""
-    import time
-
-    from facegan import job
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if value := predicate():
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}; status: {job.status()}")

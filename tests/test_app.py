@@ -3,19 +3,14 @@
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from facegan import job
-
-from .conftest import ROOT
+from .helpers import ROOT
 
 PAGES = ["pages/data.py", "pages/train.py", "pages/explore.py", "pages/evaluate.py", "pages/runs.py"]
 
 
 @pytest.fixture(autouse=True)
-def empty_runs_root(tmp_path, monkeypatch):
-    monkeypatch.setenv("FACEGAN_RUNS_ROOT", str(tmp_path / "runs"))
-    job._reset_for_tests()
-    yield
-    job._reset_for_tests()
+def _empty_runs_root(runs_root):
+    pass
 
 
 def test_home_page_renders_without_exception():

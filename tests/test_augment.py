@@ -10,9 +10,9 @@ from facegan.errors import ConfigError
 from facegan.models import build_networks
 from facegan.presets import from_preset
 from facegan.training import GANStep, make_optimizers
-from facegan.training.augment import (ADA_INTERVAL, AdaptiveP, color, diff_augment, shift_and_cut)
+from facegan.training.augment import ADA_INTERVAL, AdaptiveP, color, diff_augment, shift_and_cut
 
-from .conftest import run_cli
+from .helpers import run_cli
 
 N, H = 64, 32
 

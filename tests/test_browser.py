@@ -18,7 +18,7 @@ import pytest
 
 from facegan.demo import DEMO_FILE
 
-from .conftest import ROOT
+from .helpers import ROOT
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = ROOT / "artifacts" / "screenshots"

@@ -14,7 +14,7 @@ from facegan.data.cache import cache_root, prepare
 from facegan.data.sources import SyntheticSource
 from facegan.data.synthetic import render_face
 
-from .conftest import ROOT
+from .helpers import ROOT
 
 
 def test_cache_lives_under_facegan_cache_dir_and_is_reused_without_decoding(monkeypatch, tmp_path):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from .conftest import run_cli
+from .helpers import run_cli
 
 
 def _last_json(stdout: str) -> dict:

@@ -11,11 +11,30 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageFile
 
-from facegan.data.decode import (IMAGE_EXTENSIONS, MAX_FILE_BYTES, MAX_PIXELS, REASONS, SkipImage,
-                                 decode_image, read_file, to_rgb)
+from facegan.data.decode import (
+    IMAGE_EXTENSIONS,
+    MAX_FILE_BYTES,
+    MAX_PIXELS,
+    REASONS,
+    SkipImage,
+    decode_image,
+    read_file,
+    to_rgb,
+)
 from facegan.errors import FaceganError
-from .badfiles import (BAND, MARK, NON_UTF8_NAME, SKIN, corpus_bytes, encode, make_bad_corpus,
-                        png_bytes, reference_picture, zip_corpus)
+
+from .badfiles import (
+    BAND,
+    MARK,
+    NON_UTF8_NAME,
+    SKIN,
+    corpus_bytes,
+    encode,
+    make_bad_corpus,
+    png_bytes,
+    reference_picture,
+    zip_corpus,
+)
 
 
 @pytest.fixture(scope="module")

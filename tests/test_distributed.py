@@ -14,12 +14,10 @@ from facegan.errors import FaceganError
 from facegan.training import distributed
 from facegan.training.checkpoint import load_checkpoint
 
-from .conftest import ROOT
 from .ddp_grads import relative_differences, step_gradients
+from .helpers import ROOT, tiny_cli
 
-TINY = ["--data", "synthetic", "--resolution", "32", "--batch-size", "16", "--device", "cpu",
-        "--set", "synthetic_count=64", "--set", "g_width=8", "--set", "d_width=8", "--set", "log_every=1",
-        "--set", "sample_count=4"]
+TINY = tiny_cli()
 # Largest ||gradient of 2 processes - gradient of 1|| / ||gradient of 1|| over G's and D's tensors after one
 # step (tests/ddp_grads.py). Only float32 summation order differs between the arms (two half-batch sums
 # averaged by all_reduce against one sum, other thread counts). Measured on this project's 2-core AMX

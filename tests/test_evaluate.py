@@ -12,10 +12,8 @@ from facegan.metrics import reference as rf
 from facegan.metrics.evaluate import compare, data_config, evaluate_run
 from facegan.metrics.features import extract
 from facegan.metrics.reference import from_features, reference, select
-from facegan.presets import from_preset
-from facegan.training.trainer import train
 
-from .conftest import CELEBA_ZIP, run_cli
+from .helpers import CELEBA_ZIP, run_cli
 
 HALF = 200  # images per half: lite0 takes ~20 ms each on one CPU thread
 
@@ -32,14 +30,6 @@ def halves(real_data):
     first = reference(real_data, "lite0", selection=(None, HALF), device="cpu")
     second = reference(real_data, "lite0", selection=(HALF, None), device="cpu")
     return first, second
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    run = tmp_path_factory.mktemp("runs") / "tiny"
-    train(from_preset("dcgan-paper", ["resolution=32", "synthetic_count=64", "limit=64", "batch_size=32",
-                                      "g_width=8", "d_width=8", "epochs=1", f"run_dir={run}"]))
-    return run
 
 
 @pytest.fixture
@@ -113,14 +103,14 @@ def test_reference_statistics_are_cached(real_data, extract_calls, tmp_path):
     assert extract_calls == [16, 17, 16]
 
 
-def test_evaluate_run_writes_results_and_reuses_the_real_side(tiny_run, extract_calls):
-    out = evaluate_run(tiny_run, n=48, features="lite0", tsne_max=30, neighbour_count=5, device="cpu")
+def test_evaluate_run_writes_results_and_reuses_the_real_side(trained, extract_calls):
+    out = evaluate_run(trained, n=48, features="lite0", tsne_max=30, neighbour_count=5, device="cpu")
     assert extract_calls == [48, 48]  # real, then generated
     assert set(out["metrics"]) == {"fid", "kid", "knn", "precision_recall"}
     assert (out["n_real"], out["n_fake"], out["features"]) == (48, 48, "lite0")
     saved = json.loads(open(out["files"]["json"]).read())
     assert saved["metrics"] == out["metrics"] and saved["checkpoint"]["name"] == "last"
-    eval_dir = tiny_run / "eval"
+    eval_dir = trained / "eval"
     assert [str(p) for p in eval_dir.glob("*.json")] == [out["files"]["json"]]
     assert out["files"]["json"].startswith(str(eval_dir / "last-lite0-n48-"))
 
@@ -131,7 +121,7 @@ def test_evaluate_run_writes_results_and_reuses_the_real_side(tiny_run, extract_
     pairs = pd.read_csv(out["files"]["neighbours"])
     assert len(pairs) == 15 and pairs["real_index"].between(0, 63).all() and (pairs["distance"] >= 0).all()
 
-    second = evaluate_run(tiny_run, n=48, features="lite0", checkpoint="epoch_0001", tsne_max=0,
+    second = evaluate_run(trained, n=48, features="lite0", checkpoint="epoch_0001", tsne_max=0,
                           neighbour_count=0, device="cpu")
     assert extract_calls == [48, 48, 48]  # only the generated faces of the second checkpoint
     assert second["reference"]["reused"] and "tsne" not in second["files"]
@@ -177,8 +167,8 @@ def test_pytorch_fid_statistics_give_fid_only(tmp_path, capsys):
     assert "mean and covariance only" in capsys.readouterr().err
 
 
-def test_cli_evaluate(tiny_run, capsys):
-    assert main(["evaluate", str(tiny_run), "--features", "lite0", "--n", "32", "--tsne", "0", "--device", "cpu",
+def test_cli_evaluate(trained, capsys):
+    assert main(["evaluate", str(trained), "--features", "lite0", "--n", "32", "--tsne", "0", "--device", "cpu",
                  "--truncation", "0.7", "--json"]) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     saved = json.loads(open(out["files"]["json"]).read())
@@ -200,10 +190,10 @@ def test_cli_evaluate(tiny_run, capsys):
     (["evaluate", "RUN", "--truncation", "0", "--features", "lite0"], "truncation: got 0"),
     (["stats", "BAD.npz", "--out", "x.npz"], "not a statistics file"),
 ])
-def test_bad_input_exits_2_with_one_line(args, says, tiny_run, tmp_path, capsys):
+def test_bad_input_exits_2_with_one_line(args, says, trained, tmp_path, capsys):
     bad = tmp_path / "BAD.npz"
     bad.write_bytes(b"garbage")
-    args = [str(bad) if a == "BAD.npz" else str(tiny_run) if a == "RUN" else a for a in args]
+    args = [str(bad) if a == "BAD.npz" else str(trained) if a == "RUN" else a for a in args]
     assert main(args) == 2
     err = capsys.readouterr().err
     assert err.startswith("facegan: error: ") and err.count("\n") == 1 and says in err, err

@@ -89,7 +89,7 @@ def test_a_full_disk_through_the_command_line_is_one_line_exit_2(tmp_path):
     import subprocess
     import sys
 
-    from .conftest import ROOT
+    from .helpers import ROOT
     mnt = tmp_path / "small"
     mnt.mkdir()
     if not shutil.which("mount") or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1500k", "tmpfs", str(mnt)],

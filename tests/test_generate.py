@@ -13,14 +13,15 @@ from facegan.export import export_generator
 from facegan.generate import generate, latents, load_generator
 from facegan.images import grid
 from facegan.models import build_networks
+from facegan.models.sampling import sample
 from facegan.presets import from_preset
 from facegan.training.checkpoint import CheckpointError
-from facegan.models.sampling import sample
 from facegan.training.trainer import train
 
-from .conftest import run_cli
+from . import helpers
+from .helpers import STEPS_PER_EPOCH, run_cli
 
-TINY = ["resolution=32", "limit=64", "batch_size=32", "epochs=1", "g_width=8", "d_width=8", "synthetic_count=64"]
+TINY = [*helpers.TINY, "epochs=1"]
 R = 32
 
 
@@ -56,7 +57,8 @@ def test_run_folder_pt_and_safetensors_give_identical_images(runs, tmp_path):
     G, cfg, info = load_generator(run)
     assert not G.training and not any(p.requires_grad for p in G.parameters())
     assert cfg.data.resolution == R and cfg.model.g_width == 8
-    assert info == {"epoch": 1, "step": 2, "checkpoint": str(run / "checkpoints" / "last.pt"), "ema": False}
+    assert info == {"epoch": 1, "step": STEPS_PER_EPOCH, "checkpoint": str(run / "checkpoints" / "last.pt"),
+                    "ema": False}
     images = generate(G, z)
     assert images.shape == (8, R, R, 3) and images.dtype == np.uint8
 
@@ -65,7 +67,7 @@ def test_run_folder_pt_and_safetensors_give_identical_images(runs, tmp_path):
                (run / "checkpoints" / "last.pt", "last"), (out, "last")]
     for source, which in sources:
         G2, cfg2, info2 = load_generator(source, which)
-        assert cfg2 == cfg and (info2["epoch"], info2["step"]) == (1, 2)
+        assert cfg2 == cfg and (info2["epoch"], info2["step"]) == (1, STEPS_PER_EPOCH)
         assert np.array_equal(generate(G2, z), images), (source, which)
         torch.testing.assert_close(sample(G2, z), sample(G, z), rtol=0, atol=0)
 
@@ -92,7 +94,7 @@ def test_ema_weights_are_chosen_when_the_run_kept_them(runs, tmp_path):
     with safe_open(str(out), framework="pt") as f:
         meta = f.metadata()
     assert meta["format"] == "facegan-generator" and meta["ema"] == "true"
-    assert (meta["epoch"], meta["step"]) == ("1", "2") and Config.from_json(meta["config"]) == cfg
+    assert (meta["epoch"], meta["step"]) == ("1", str(STEPS_PER_EPOCH)) and Config.from_json(meta["config"]) == cfg
     G2, _, info2 = load_generator(out)
     assert info2["ema"] is True and torch.equal(sample(G2, z), sample(G, z))
 

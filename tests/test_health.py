@@ -1,7 +1,6 @@
 import torch
 
-from facegan.training.health import (COLLAPSE_AFTER_STEPS, D_WINNING_LOGS, G_EXPLODING_LOGS, Health,
-                                     all_finite)
+from facegan.training.health import COLLAPSE_AFTER_STEPS, D_WINNING_LOGS, G_EXPLODING_LOGS, Health, all_finite
 
 
 def rec(loss_d=0.7, loss_g=2.0):

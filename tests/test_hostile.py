@@ -20,9 +20,8 @@ from facegan import cli
 from facegan.models import build_networks
 from facegan.presets import from_preset
 from facegan.training.run_dir import RunDir
-from facegan.training.trainer import train
 
-from .test_trainer import TINY
+from .helpers import TINY
 
 
 class Payload:
@@ -30,13 +29,6 @@ class Payload:
 
     def __reduce__(self):
         return (os.system, (f"touch {self.marker}",))
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    path = tmp_path_factory.mktemp("hostile") / "run"
-    train(from_preset("dcgan-paper", [*TINY, "epochs=1", f"run_dir={path}"]))
-    return path
 
 
 def _variants(good: bytes, folder, marker) -> dict[str, bytes]:
@@ -98,8 +90,9 @@ def test_every_command_refuses_an_unusable_checkpoint(trained, tmp_path, kind):
 
 
 def test_explore_and_evaluate_pages_refuse_a_hostile_checkpoint(trained, tmp_path, monkeypatch):
-    from . import test_pages
     from facegan import job
+
+    from . import test_pages
     marker = tmp_path / "payload-ran"
     root = tmp_path / "runs"
     shutil.copytree(trained, root / "tiny")
@@ -107,7 +100,7 @@ def test_explore_and_evaluate_pages_refuse_a_hostile_checkpoint(trained, tmp_pat
     for p in RunDir(root / "tiny").checkpoints_dir.glob("*.pt"):
         p.write_bytes(data)
     monkeypatch.setenv("FACEGAN_RUNS_ROOT", str(root))
-    job._reset_for_tests()
+    job.reset()
     try:
         at = test_pages.page("pages/explore.py")
         assert "refused to load" in test_pages.texts(at, "error")
@@ -117,5 +110,5 @@ def test_explore_and_evaluate_pages_refuse_a_hostile_checkpoint(trained, tmp_pat
         assert not at.exception, at.exception
         assert "refused to load" in test_pages.texts(at, "error")
     finally:
-        job._reset_for_tests()
+        job.reset()
     assert not marker.exists(), "the pickle payload ran in a dashboard page"

@@ -12,25 +12,22 @@ import pytest
 
 from facegan import job
 from facegan.errors import FaceganError
-from facegan.presets import from_preset
 from facegan.training.checkpoint import load_checkpoint
 from facegan.training.run_dir import RunDir
 from facegan.training.trainer import TrainResult
 
-from . import conftest
+from . import helpers
+from .helpers import STEPS_PER_EPOCH
 
-STEPS_PER_EPOCH = 4  # 64 images, batch 16
 DEADLINE = 60.0
 
 
 def tiny(run_dir: Path, epochs: int, *extra: str):
-    return from_preset("dcgan-paper", ["resolution=32", "synthetic_count=64", "limit=64", "batch_size=16",
-                                       "g_width=8", "d_width=8", f"epochs={epochs}", "log_every=1",
-                                       f"run_dir={run_dir}", *extra])
+    return helpers.tiny(f"epochs={epochs}", f"run_dir={run_dir}", *extra)
 
 
 def wait_for(predicate, what: str, timeout: float = DEADLINE, every: float = 0.005):
-    return conftest.wait_for(predicate, what, timeout, every)
+    return helpers.wait_for(predicate, what, timeout, every)
 
 
 def finished(handle, timeout: float = DEADLINE) -> job.JobStatus:
@@ -39,10 +36,8 @@ def finished(handle, timeout: float = DEADLINE) -> job.JobStatus:
 
 
 @pytest.fixture(autouse=True)
-def fresh_registry():
-    job._reset_for_tests()
-    yield
-    job._reset_for_tests()
+def _empty_registry(job_registry):
+    pass
 
 
 # -- real (tiny) runs -----------------------------------------------------------------------------------

@@ -12,31 +12,22 @@ from streamlit.testing.v1 import AppTest
 
 from facegan import job, launcher
 from facegan.errors import FaceganError
-from facegan.presets import from_preset
 from facegan.training.run_check import check_run
 from facegan.training.run_dir import RunDir
 
-from . import conftest
-from .conftest import ROOT
+from . import helpers
+from .helpers import ROOT, tiny
 
-TINY = ["resolution=32", "batch_size=16", "device=cpu", "synthetic_count=64", "g_width=8", "d_width=8",
-        "sample_count=4", "log_every=1"]
 DEADLINE = 240.0  # seconds: torchrun and two processes importing torch on a busy 2-core machine
 
 
-def tiny(*more):
-    return from_preset("dcgan-paper", [*TINY, *more])
-
-
 def wait_for(predicate, what: str, timeout: float = DEADLINE):
-    return conftest.wait_for(predicate, what, timeout, 0.1)
+    return helpers.wait_for(predicate, what, timeout, 0.1)
 
 
 @pytest.fixture(autouse=True)
-def _empty_registry():
-    job._reset_for_tests()
-    yield
-    job._reset_for_tests(timeout=DEADLINE)
+def _empty_registry(job_registry):
+    pass
 
 
 def test_the_number_of_processes_is_checked_before_anything_starts():
@@ -132,7 +123,7 @@ def test_a_torchrun_job_is_watched_stopped_with_a_checkpoint_and_resumed_to_the_
     assert set(s.losses) >= {"loss_d", "loss_g"} and s.images_per_s > 0
 
     def controls():
-        from dashboard.widgets import job_controls
+        from dashboard.job_panel import job_controls
         from facegan import job
         job_controls(job.status(), key="t")
     at = AppTest.from_function(controls, default_timeout=60).run()
@@ -178,7 +169,7 @@ def test_a_torchrun_job_is_stopped_with_a_checkpoint_when_its_process_exits(tmp_
 import time
 from facegan import job
 from facegan.presets import from_preset
-h = job.start(from_preset("dcgan-paper", {[*TINY, "epochs=500", f"run_dir={run}"]!r}), processes=2)
+h = job.start(from_preset("dcgan-paper", {[*helpers.TINY, "epochs=500", f"run_dir={run}"]!r}), processes=2)
 end = time.monotonic() + {DEADLINE}
 while job.status().step < 3 and time.monotonic() < end:
     time.sleep(0.2)

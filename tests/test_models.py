@@ -8,8 +8,15 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from facegan.models import (EMA, Discriminator, GaussianNoise, Generator, architecture, build_networks,
-                            format_architecture)
+from facegan.models import (
+    EMA,
+    Discriminator,
+    GaussianNoise,
+    Generator,
+    architecture,
+    build_networks,
+    format_architecture,
+)
 from facegan.presets import PRESETS, from_preset
 
 SMALL = ["model.g_width=8", "model.d_width=8"]

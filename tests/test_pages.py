@@ -12,18 +12,17 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from facegan import job
-from facegan.presets import from_preset
 from facegan.training.run_dir import RunDir
 
-from . import conftest
-from .conftest import ROOT, TINY
+from . import helpers
+from .helpers import ROOT, tiny
 
 DEADLINE = 90.0
 TIMEOUT = 60  # seconds a single AppTest run may take (first imports are slow on a busy machine)
 
 
 def wait_for(predicate, what: str, timeout: float = DEADLINE):
-    return conftest.wait_for(predicate, what, timeout)
+    return helpers.wait_for(predicate, what, timeout)
 
 
 def page(path: str | None = None) -> AppTest:
@@ -62,6 +61,10 @@ def test_home_has_shortcuts_and_the_idle_job(runs_root):
     at.text_input(key="data_path").input("/somewhere/else").run()
     at.switch_page("app.py").run()
     assert at.session_state["fg_config"]["data.source"] == "/somewhere/else"
+    # The page's own choices are kept apart from the configuration (which is all config fields).
+    assert at.session_state["fg_ui"]["data_kind"] == "folder"
+    assert at.session_state["fg_ui"]["data_path.folder"] == "/somewhere/else"
+    assert all(k == "preset" or "." in k and not k.startswith("ui.") for k in at.session_state["fg_config"])
     at.button(key="home_train").click().run()
     assert not at.exception, at.exception
     assert at.title[0].value == "Train"
@@ -271,7 +274,7 @@ def test_train_shows_why_a_job_failed(runs_root, tmp_path):
 
 def test_job_messages_show_warnings_once_and_the_error_with_details():
     def script():
-        from dashboard.widgets import job_messages
+        from dashboard.job_panel import job_messages
         from facegan.job import JobStatus
         job_messages(JobStatus(state="failed", warnings=("D is winning", "D is winning", "mode collapse"),
                                error="RuntimeError: boom\n\nTraceback (most recent call last): ..."))
@@ -283,7 +286,7 @@ def test_job_messages_show_warnings_once_and_the_error_with_details():
 
 
 def test_a_second_session_sees_the_same_job(runs_root):
-    job.start(from_preset("dcgan-paper", [*TINY, "epochs=2", f"run_dir={runs_root / 'other'}"]))
+    job.start(tiny("epochs=2", f"run_dir={runs_root / 'other'}"))
     wait_for(lambda: job.status().state == "finished", "the run")
     home = page()
     assert "Latest training" in texts(home, "subheader") and "other" in texts(home, "caption")
@@ -391,7 +394,7 @@ def test_runs_lists_compares_renames_and_deletes_with_confirmation(with_run, run
 
 
 def test_runs_will_not_touch_the_live_run(runs_root):
-    handle = job.start(from_preset("dcgan-paper", [*TINY, "epochs=500", f"run_dir={runs_root / 'live'}"]))
+    handle = job.start(tiny("epochs=500", f"run_dir={runs_root / 'live'}"))
     wait_for(lambda: job.status().run_dir and RunDir(runs_root / "live").config_path.is_file(), "the run folder")
     at = page("pages/runs.py")
     assert at.selectbox(key="runs_manage").value == "live"

@@ -5,8 +5,21 @@ import json
 import pytest
 
 from facegan.errors import FaceganError
-from facegan.runs import (best_metrics, check_run_name, delete_run, evaluations, headline, list_runs, metric_history,
-                          rename_run, run_info, run_path, run_state)
+from facegan.runs import (
+    best_metrics,
+    best_scores,
+    check_run_name,
+    comparable,
+    delete_run,
+    evaluations,
+    headline,
+    list_runs,
+    metric_history,
+    rename_run,
+    run_info,
+    run_path,
+    run_state,
+)
 
 
 def fake_run(root, name, *, epochs=3, done=2, created="2026-01-02T03:04:05"):
@@ -81,6 +94,26 @@ def test_evaluations_headlines_and_best_scores(tmp_path):
     assert best == {"fid": 25.0, "knn_accuracy": pytest.approx(0.55), "precision": 0.1, "recall": 0.2}
     assert headline({"fid": {"fid": 3.0}, "mystery": {"score": 1.5}}) == {"fid": 3.0, "mystery": 1.5}
     assert metric_history([{"kind": "step", "loss_g": 1.0}]) == []
+
+
+def test_best_scores_compare_only_measurements_made_like_the_newest(tmp_path):
+    run = fake_run(tmp_path, "r")
+    logged = [{"kind": "metrics", "epoch": 1, "step": 4, "fid": {"fid": 80.0}}]
+    assert best_scores(run, logged) == ({"fid": 80.0}, "during training")
+    assert best_scores(run, []) == ({}, "")
+    (run / "eval").mkdir()
+    # Inception at 2,000 faces twice; between them lite0 (another scale) and Inception at 500 faces (FID is
+    # biased upward by few faces, but this one happens to be lower): neither compares with the newest.
+    made = [("inception", 2000, 60.0), ("lite0", 500, 5.0), ("inception", 500, 30.0), ("inception", 2000, 70.0)]
+    for i, (features, n, fid) in enumerate(made):
+        rec = {"created": f"2026-01-0{i + 1}T00:00:00", "checkpoint": {"epoch": i, "step": i, "name": "last"},
+               "features": features, "n_fake": n, "metrics": {"fid": {"fid": fid}}}
+        (run / "eval" / f"e{i}.json").write_text(json.dumps(rec))
+    evals = evaluations(run)
+    assert [e["fid"] for e in comparable(evals, evals[-1])] == [60.0, 70.0]
+    assert [e["fid"] for e in comparable(evals, evals[1])] == [5.0]
+    assert [e["fid"] for e in comparable(evals, evals[2])] == [30.0]
+    assert best_scores(run, logged) == ({"fid": 60.0}, "inception, 2,000 faces")
 
 
 @pytest.mark.parametrize("name", ["", "  ", "..", ".", ".hidden", "../x", "a/b", "a\\b", "/abs", "C:\\x",

@@ -6,7 +6,7 @@ import pytest
 
 from facegan.data import uploads
 
-from .conftest import ROOT
+from .helpers import ROOT
 
 
 def test_streamlit_serves_locally_with_xsrf_and_the_upload_cap_of_the_uploads_module():

@@ -18,9 +18,11 @@ from facegan.training.health import TrainingDiverged
 from facegan.training.run_dir import RunDir
 from facegan.training.trainer import Control, resume_config, train
 
-from .conftest import ROOT
+from . import helpers
+from .helpers import ROOT
 
-TINY = ["resolution=32", "synthetic_count=96", "batch_size=16", "g_width=8", "d_width=8", "log_every=1"]
+# The tiny run with 96 faces: 6 steps an epoch, so that a stop at step 8 falls inside an epoch.
+TINY = [*helpers.TINY, "synthetic_count=96"]
 
 
 def tiny(tmp_path, name="run", preset="dcgan-paper", extra=()):
@@ -48,7 +50,7 @@ def test_two_epochs_write_every_run_file(tmp_path):
     assert [r["epoch"] for r in records if r["kind"] == "epoch"] == [1, 2]
     assert [e for e, _ in run.samples()] == [1, 2]
     grid = Image.open(run.sample_path(2))
-    assert grid.size == (8 * 34 + 2, 8 * 34 + 2)
+    assert grid.size == (2 * 34 + 2, 2 * 34 + 2)  # the tiny run's 4 faces: 2 x 2 tiles of 32 px, 2 px apart
     # keep_checkpoints=1: only the newest numbered checkpoint survives beside last.pt
     assert sorted(p.name for p in run.checkpoints_dir.iterdir()) == ["epoch_0002.pt", "last.pt"]
     gif = Image.open(run.gif_path)
@@ -261,7 +263,7 @@ def test_damaged_and_hostile_checkpoints_are_refused(tmp_path):
 
 
 def test_arch_command_json_shapes():
-    from .conftest import run_cli
+    from .helpers import run_cli
     res = run_cli("arch", "--preset", "dcgan-paper", "--resolution", "64", "--json")
     arch = json.loads(res.stdout)
     assert arch["generator"]["layers"][-1]["output_shape"] == [3, 64, 64]

@@ -8,8 +8,7 @@ import torch
 
 from facegan.models import build_networks, noise_layers
 from facegan.presets import from_preset
-from facegan.training import (GANStep, LabelSpec, ReplayBuffer, d_labels, make_optimizers, noise_std,
-                              set_noise_epoch)
+from facegan.training import GANStep, LabelSpec, ReplayBuffer, d_labels, make_optimizers, noise_std, set_noise_epoch
 from facegan.training.labels import classes
 
 SMALL = ["model.g_width=8", "model.d_width=8", "data.resolution=32", "optim.batch_size=4"]

@@ -915,3 +915,9 @@ def render_face(index: int, resolution: int, seed: int = 0) -> np.ndarray:
     canvas, silhouette, masks = _draw(traits, max(_MIN_CANVAS, 2 * resolution))
     image = _shade(_downsample(canvas, resolution), _downsample(silhouette, resolution), masks, traits)
     return np.asarray(image, np.uint8)
+
+
+def render_faces(n: int, resolution: int, seed: int = 0) -> np.ndarray:
+    """The first ``n`` built-in faces of ``seed``: (n, resolution, resolution, 3) uint8, the images a
+    data set of them starts with."""
+    return np.stack([render_face(i, resolution, seed) for i in range(n)])

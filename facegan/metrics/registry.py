@@ -30,6 +30,7 @@ class Metric:
     fn: Callable[..., dict]         # fn(real: (N, D), fake: (M, D), **options) -> {key: number}
     defaults: dict = field(default_factory=dict)
     headlines: dict = field(default_factory=dict)  # the result's keys that sum it up -> their labels
+    decimals: dict = field(default_factory=dict)   # a headline key -> decimals shown (default 3)
     aliases: tuple[str, ...] = ()   # other names a person may type ('pr')
     # The same result from each side's mean and covariance alone (cached statistics), where there is one:
     # from_stats(mu_real, sigma_real, mu_fake, sigma_fake, n_real=, n_fake=) -> {key: number}
@@ -41,13 +42,13 @@ METRICS: dict[str, Metric] = {m.name: m for m in [
            explain=("How far the generated faces are from the real ones, as a feature network sees them. "
                     "Lower is better; 0 means indistinguishable. Only compare values computed with the same "
                     "number of faces."),
-           better="lower", fn=fid, headlines={"fid": "FID"}, from_stats=fid_from_stats),
+           better="lower", fn=fid, headlines={"fid": "FID"}, decimals={"fid": 1}, from_stats=fid_from_stats),
     Metric(name="kid", title="Kernel Inception Distance", short="KID",
            explain=("Another measure of how far the generated faces are from the real ones, as a feature "
                     "network sees them, that stays fair with few faces. Lower is better; 0 (or slightly below, "
                     "by chance) means indistinguishable."),
            better="lower", fn=kid, defaults={"subsets": 100, "subset_size": 1000, "seed": 0},
-           headlines={"kid": "KID"}),
+           headlines={"kid": "KID"}, decimals={"kid": 4}),
     Metric(name="knn", title="1-Nearest-Neighbour Two-Sample Accuracy", short="1-NN",
            explain=("Mix the real and generated faces, then guess whether each face is real by looking at the "
                     "single most similar other face. 0.5 means the guess is a coin toss, so the generated faces "
@@ -67,6 +68,15 @@ METRICS: dict[str, Metric] = {m.name: m for m in [
 ALIASES = {alias: m.name for m in METRICS.values() for alias in m.aliases}
 HEADLINE_LABELS = {key: label for m in METRICS.values() for key, label in m.headlines.items()}
 HEADLINE_METRIC = {key: m.name for m in METRICS.values() for key in m.headlines}
+HEADLINE_DECIMALS = {key: m.decimals.get(key, 3) for m in METRICS.values() for key in m.headlines}
+BETTER = {m.name: m.better for m in METRICS.values()}
+
+
+def shown(key: str, value: float) -> str:
+    """A headline number as tables and panels show it: FID 31.2, KID 0.0213, precision 0.612."""
+    if key in HEADLINE_DECIMALS:
+        return f"{value:.{HEADLINE_DECIMALS[key]}f}"
+    return f"{value:.4g}"
 
 
 def compute(names: list[str], real: np.ndarray, fake: np.ndarray, **options) -> dict[str, dict]:

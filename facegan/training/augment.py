@@ -33,7 +33,6 @@ from typing import Callable
 
 import torch
 
-
 Uniform = Callable[..., torch.Tensor]
 
 ADA_INTERVAL = 4  # D updates between adjustments of p, as in the ADA paper's reference code

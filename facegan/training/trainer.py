@@ -9,11 +9,11 @@ pure function of ``(seed, e)``, so a resumed run continues exactly where the che
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import random
 import threading
 import time
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
