@@ -81,6 +81,49 @@ def faces_for(run_path: str | Path, which: str, n: int, seed: int, truncation: f
     return faces(str(run_path), which, _ckpt_stamp(run_path, which), n, seed, truncation)
 
 
+def images_from(run_path: str | Path, which: str, z: np.ndarray) -> np.ndarray:
+    """The faces of latents ``z`` (N, latent_dim[, 1, 1]) as uint8 (N, R, R, 3)."""
+    return _images_from(str(run_path), which, _ckpt_stamp(run_path, which), np.asarray(z, np.float32))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _images_from(run_path: str, which: str, stamp, z: np.ndarray) -> np.ndarray:
+    import torch
+
+    from facegan.generate import generate
+    G, _, _ = _generator(run_path, which, stamp)
+    return generate(G, torch.from_numpy(z))
+
+
+def directions(run_path: str | Path, which: str, k: int = 10):
+    """(the face sliders of a checkpoint, the checkpoint file they belong to): see
+    :func:`facegan.visual.directions.directions_for` (cached beside the checkpoint, found in seconds)."""
+    return _directions(str(run_path), which, _ckpt_stamp(run_path, which), k)
+
+
+@st.cache_resource(max_entries=4, show_spinner="Finding the face sliders (a few seconds, once per checkpoint)…")
+def _directions(run_path: str, which: str, stamp, k: int):
+    from facegan.visual.directions import directions_for
+    G, _, info = _generator(run_path, which, stamp)
+    return directions_for(G, info["checkpoint"], k), info["checkpoint"]
+
+
+def walk_video(run_path: str | Path, which: str, faces: int, seconds: float, fmt: str, seed: int,
+               truncation: float) -> bytes:
+    """A looping latent walk through ``faces`` faces as ``fmt`` ('.gif', '.webp', '.mp4') bytes."""
+    return _walk_video(str(run_path), which, _ckpt_stamp(run_path, which), faces, seconds, fmt, seed, truncation)
+
+
+@st.cache_data(max_entries=4, show_spinner="Making the video…")
+def _walk_video(run_path: str, which: str, stamp, faces: int, seconds: float, fmt: str, seed: int,
+                truncation: float) -> bytes:
+    from facegan.generate import generate, latents
+    from facegan.visual import video
+    G, cfg, _ = _generator(run_path, which, stamp)
+    z = video.loop_latents(latents(faces, cfg.model.latent_dim, seed, truncation), video.frame_count(seconds))
+    return video.video_bytes(generate(G, z), fmt)
+
+
 @st.cache_data(max_entries=8, show_spinner=False)
 def builtin_faces(n: int, resolution: int, seed: int) -> np.ndarray:
     """The first ``n`` built-in faces of ``seed`` (uint8 images)."""

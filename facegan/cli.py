@@ -271,16 +271,56 @@ def cmd_export(args) -> int:
     return 0
 
 
-def _add_generator_args(p: argparse.ArgumentParser) -> None:
+def cmd_directions(args) -> int:
+    import time
+
+    from .generate import load_generator
+    from .visual import directions as dirs
+    if _out_folder(args.out):
+        raise FaceganError(f"--out: got the folder {args.out}; allowed: an .npz file to write the directions to")
+    G, cfg, info = load_generator(args.run, args.checkpoint, args.device)
+    dirs.check_k(args.k, cfg.model.latent_dim)
+    start = time.perf_counter()
+    found = dirs.find_directions(G, args.k, args.samples, args.seed)
+    seconds = time.perf_counter() - start
+    dirs.save(found, args.out)
+    print(f"wrote {args.out}: {found.k} directions ('directions', {found.k} x {cfg.model.latent_dim}, orthonormal "
+          f"rows), found from {found.samples:,} latents (seed {args.seed}) in {seconds:.1f} s; along them lies "
+          f"{found.variance.sum():.0%} of the variation of G's first layer; from {info['checkpoint']} "
+          f"(epoch {info['epoch']})")
+    return 0
+
+
+def cmd_video(args) -> int:
+    from .generate import check_truncation, generate, latents, load_generator
+    from .visual import video
+    fmt = video.check_out(args.out)
+    if _out_folder(args.out):
+        raise FaceganError(f"--out: got the folder {args.out}; allowed: a .gif, .webp or .mp4 file")
+    frames = video.frame_count(args.seconds, args.fps)
+    check_truncation(args.truncation)
+    G, cfg, info = load_generator(args.run, args.checkpoint, args.device)
+    keys = latents(video.check_faces(args.faces), cfg.model.latent_dim, args.seed, args.truncation)
+    images = generate(G, video.loop_latents(keys, frames))
+    out = video.write_video(images, args.out, args.fps, args.size)
+    size = args.size or video.SIZE[fmt]
+    print(f"wrote {out}: {frames} frames ({frames / args.fps:.1f} s at {args.fps} fps), {size} x {size} px, a "
+          f"loop through {args.faces} faces (seed {args.seed}) from {info['checkpoint']} (epoch {info['epoch']})")
+    return 0
+
+
+def _add_generator_args(p: argparse.ArgumentParser, images: bool = True) -> None:
+    """RUN, --checkpoint, --seed, --device; with ``images``, also --scale and --truncation."""
     p.add_argument("run", metavar="RUN", help="a run folder, a .pt checkpoint or an exported .safetensors")
     p.add_argument("--checkpoint", default="last", help="for a run folder: last, best, epoch_N or a .pt "
                    "path (default last)")
     p.add_argument("--seed", type=int, default=0, help="seed of the latents; the same seed gives the same "
                    "faces (default 0)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
-    p.add_argument("--scale", type=int, default=1, choices=range(1, 9), metavar="K",
-                   help="enlarge the image K times (pixels stay sharp)")
-    _add_truncation_arg(p)
+    if images:
+        p.add_argument("--scale", type=int, default=1, choices=range(1, 9), metavar="K",
+                       help="enlarge the image K times (pixels stay sharp)")
+        _add_truncation_arg(p)
 
 
 def _add_truncation_arg(p: argparse.ArgumentParser) -> None:
@@ -503,6 +543,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--slerp", action="store_true", help="walk along the sphere instead of straight lines")
     p.add_argument("--out", required=True, help="PNG file to write")
     p.set_defaults(func=cmd_interpolate)
+
+    p = sub.add_parser("directions", help="find face sliders: directions in latent space that change one "
+                       "aspect of a face (GANSpace), saved as a (k, latent_dim) array in an .npz")
+    _add_generator_args(p, images=False)
+    p.add_argument("--k", type=int, default=10, help="how many directions (default 10)")
+    p.add_argument("--samples", type=int, default=5000, help="latents whose first-layer features are "
+                   "analysed (default 5000)")
+    p.add_argument("--out", required=True, help=".npz file to write")
+    p.set_defaults(func=cmd_directions)
+
+    p = sub.add_parser("video", help="a looping latent walk through random faces: .gif, .webp or .mp4 "
+                       "(the format from --out's extension)")
+    _add_generator_args(p, images=False)
+    _add_truncation_arg(p)
+    p.add_argument("--faces", type=int, default=6, help="how many faces the loop passes through (default 6)")
+    p.add_argument("--seconds", type=float, default=12.0, help="length of the loop (default 12)")
+    p.add_argument("--fps", type=int, default=24, choices=range(1, 61), metavar="FPS",
+                   help="frames per second (default 24)")
+    p.add_argument("--size", type=int, default=None, help="width and height in pixels (default 720 for .mp4, "
+                   "256 for .gif and .webp), faces enlarged with sharp pixels")
+    p.add_argument("--out", required=True, help=".gif, .webp or .mp4 file to write")
+    p.set_defaults(func=cmd_video)
 
     p = sub.add_parser("gif", help="(re)make a run's training GIF from its epoch grids")
     p.add_argument("run", metavar="RUN", help="the run folder")

@@ -72,6 +72,20 @@ def latents(n: int, latent_dim: int, seed: int, truncation: float = 1.0) -> torc
     return z if truncation == 1.0 else z * float(truncation)
 
 
+def nearby(z: torch.Tensor, n: int, spread: float, seed: int) -> torch.Tensor:
+    """``n`` latents (n, latent_dim, 1, 1) around one latent ``z``: ``z + spread * e`` with ``e`` drawn
+    from N(0, I) with ``seed``, so "more faces like this one" are faces that share its look and differ in
+    details. ``spread`` is in units of the latents' own spread: 0 repeats ``z``; 1 moves as far as the
+    latents themselves vary (the faces then share little more than chance would give)."""
+    if not (isinstance(spread, (int, float)) and 0.0 <= float(spread) <= 2.0):
+        raise FaceganError(f"spread: got {spread}; allowed: 0 to 2 (how different the faces may be)")
+    if not 1 <= int(n) <= 1024:
+        raise FaceganError(f"n: got {n}; allowed: 1 to 1024")
+    z = z.reshape(1, -1, 1, 1)
+    g = torch.Generator().manual_seed(int(seed))
+    return z + float(spread) * torch.randn(int(n), z.shape[1], 1, 1, generator=g, dtype=z.dtype)
+
+
 def check_truncation(truncation: float) -> float:
     """``truncation`` if it is a usable PSI, else a :class:`FaceganError` saying what is allowed."""
     if not (isinstance(truncation, (int, float)) and 0.0 < float(truncation) <= 1.0):

@@ -52,10 +52,14 @@ def beside(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return np.stack([t for i in range(len(left)) for t in (left[i], *right[i * k:(i + 1) * k])])
 
 
-def png_bytes(image: np.ndarray, scale: int = 1) -> bytes:
+def png_bytes(image: np.ndarray, scale: int = 1, smooth: bool = False) -> bytes:
+    """``image`` (uint8 (H, W, 3)) as PNG bytes, enlarged ``scale`` times: by repeating pixels (sharp
+    squares, every pixel the network drew), or with ``smooth`` by Lanczos resampling (softer, looks
+    less like pixels when shown large)."""
     img = Image.fromarray(np.asarray(image, dtype=np.uint8))
     if scale > 1:
-        img = img.resize((img.width * scale, img.height * scale), Image.Resampling.NEAREST)
+        how = Image.Resampling.LANCZOS if smooth else Image.Resampling.NEAREST
+        img = img.resize((img.width * scale, img.height * scale), how)
     buf = io.BytesIO()
     img.save(buf, format="PNG")
     return buf.getvalue()

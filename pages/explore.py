@@ -1,5 +1,5 @@
-"""Explore: faces from a trained run — new ones at the press of a button, smooth morphs between them,
-the training GIF, and files to share."""
+"""Explore: faces from a trained run — new ones at the press of a button, one face up close with more
+like it, sliders that change a face, smooth morphs, a looping video, the training GIF, and files to share."""
 
 import random
 import tempfile
@@ -12,10 +12,13 @@ from dashboard.page import page_header
 from dashboard.pickers import pick_trained_run
 from facegan.errors import FaceganError
 from facegan.export import export_generator
+from facegan.generate import latents, nearby
 from facegan.images import grid, png_bytes
+from facegan.visual import directions as dirs
+from facegan.visual import video
 
-page_header("Explore", "Draw new faces from a trained network, morph one face into another, and download "
-                         "them to share.", "pages/explore.py")
+page_header("Explore", "Draw new faces from a trained network, change them with sliders, morph one into another, "
+                         "and download them to share.", "pages/explore.py")
 
 run, which = pick_trained_run("explore", "No trained run yet. Train one first on the Train page "
                                 "(the built-in faces need no download).")
@@ -40,7 +43,8 @@ truncation = st.slider("Variety", 0.1, 1.0, 1.0, 0.05, key="explore_truncation",
                        help="Lower: faces closer to the network's average face, fewer odd ones, less variety "
                             "(the truncation trick, PSI). 1: the full variety the network learned.")
 
-tab_faces, tab_walk, tab_gif, tab_files = st.tabs(["New faces", "Morphs", "Training GIF", "Downloads"])
+tab_faces, tab_sliders, tab_walk, tab_gif, tab_files = st.tabs(["New faces", "Face sliders", "Morphs",
+                                                                 "Training GIF", "Downloads"])
 
 with tab_faces:
     c1, c2, c3 = st.columns([1, 1, 2], vertical_alignment="bottom")
@@ -64,6 +68,86 @@ with tab_faces:
         st.caption("Blurry or alike faces mean the network needs more training (or more varied photos).")
         st.download_button("Download these faces", faces_png, file_name=f"{run.name}-faces-seed{seed}.png",
                            mime="image/png", icon=":material/download:", on_click="ignore", key="dl_faces_here")
+
+    st.subheader("One face up close", anchor=False)
+    c1, c2 = st.columns([2, 3], gap="large")
+    with c1:
+        p1, p2 = st.columns(2)
+        pick = int(p1.number_input("Face number", min_value=1, max_value=int(n), value=1, step=1,
+                                   key="explore_pick", help="Counting from the top left, row by row. The face "
+                                                            "sliders start from this face too."))
+        smooth = p2.radio("Enlarged", ["sharp", "smooth"], key="explore_enlarge", horizontal=True,
+                          help="Sharp: every pixel the network drew, as a square. Smooth: softened (Lanczos), "
+                               "which looks less like pixels.") == "smooth"
+        face_png = png_bytes(faces[pick - 1], scale=4, smooth=smooth)
+        st.image(face_png, caption=f"Face {pick}, 4 times larger", width=min(400, 4 * res))
+        st.download_button("Download this face", face_png, file_name=f"{run.name}-seed{seed}-face{pick}.png",
+                           mime="image/png", icon=":material/download:", on_click="ignore", key="dl_one_face")
+    with c2:
+        m1, m2 = st.columns([3, 1], vertical_alignment="bottom")
+        spread = m1.slider("How different", 0.1, 1.0, 0.4, 0.05, key="explore_spread",
+                           help="How far the faces below may stray from the chosen one: low keeps its look "
+                                "and changes details, high gives faces that share little with it.")
+        if "explore_like_seed" not in st.session_state:
+            st.session_state["explore_like_seed"] = 0
+        m2.button("Others", icon=":material/casino:", key="explore_like_new",
+                  on_click=lambda: st.session_state.update(explore_like_seed=random.randrange(0, 2**31 - 1)))
+        z_pick = latents(int(n), G.latent_dim, int(seed), float(truncation))[pick - 1]
+        like = cached.images_from(run.path, which, nearby(z_pick, 16, float(spread),
+                                                          int(st.session_state["explore_like_seed"])).numpy())
+        st.image(png_bytes(grid(like, ncols=8), scale=scale), caption=f"More like face {pick}", width="stretch")
+
+with tab_sliders:
+    try:
+        found, ckpt_file = cached.directions(run.path, which)
+    except FaceganError as e:
+        st.error(str(e), icon=":material/error:")
+    else:
+        names = dirs.load_names(ckpt_file, found)
+        st.caption(f"Face {pick} of the **New faces** tab (seed {seed}). Each slider moves it along one of the "
+                   f"{found.k} directions that change this network's faces the most, found without any labels "
+                   "(GANSpace). What a slider does is for you to discover: give it a name once you see it "
+                   "(the name is saved with the run).")
+
+        def rename(i: int, key: str) -> None:
+            try:
+                dirs.save_name(ckpt_file, found, i, st.session_state.get(key, ""))
+            except FaceganError as e:
+                st.session_state["explore_slider_msg"] = str(e)
+
+        def reset() -> None:
+            for i in range(found.k):
+                st.session_state[f"explore_slider.{i}"] = 0.0
+
+        left, right = st.columns([2, 5], gap="large")
+        amounts = [float(st.session_state.get(f"explore_slider.{i}", 0.0)) for i in range(found.k)]
+        with right:
+            if msg := st.session_state.pop("explore_slider_msg", None):
+                st.error(msg, icon=":material/error:")
+            for i in range(found.k):
+                c1, c2, c3 = st.columns([2, 2, 4], vertical_alignment="center")
+                name_key = f"explore_name.{ckpt_file}.{i}"
+                if name_key not in st.session_state:
+                    st.session_state[name_key] = names[i]
+                c1.text_input(f"Slider {i + 1}", key=name_key, placeholder=f"name slider {i + 1}", max_chars=40,
+                              on_change=rename, args=(i, name_key), label_visibility="collapsed")
+                amounts[i] = c2.slider(names[i] or f"Slider {i + 1}", -3.0, 3.0, 0.0, 0.25,
+                                       key=f"explore_slider.{i}", label_visibility="collapsed")
+                others = amounts[:i] + [0.0] + amounts[i + 1:]
+                base = dirs.move(z_pick, found, others)
+                strip = cached.images_from(run.path, which, dirs.strip(base, found, i).numpy())
+                c3.image(png_bytes(grid(strip, ncols=len(strip)), scale=max(1, 48 // res)), width="stretch")
+            st.caption("Each strip shows the face with that slider at −3, −2, −1, 0, +1, +2 and +3 (the others "
+                       "as set); ±3 reaches the edge of what the network saw in training.")
+        with left:
+            moved_z = dirs.move(z_pick, found, amounts).reshape(1, -1, 1, 1)
+            moved = cached.images_from(run.path, which, moved_z.numpy())
+            moved_png = png_bytes(moved[0], scale=4, smooth=smooth)
+            st.image(moved_png, caption="The face with the sliders as set", width="stretch")
+            st.button("Reset the sliders", icon=":material/restart_alt:", key="explore_slider_reset", on_click=reset)
+            st.download_button("Download this face", moved_png, mime="image/png", icon=":material/download:",
+                               file_name=f"{run.name}-seed{seed}-face{pick}-edited.png", on_click="ignore",
+                               key="dl_moved_face")
 
 with tab_walk:
     st.caption("Every face comes from a list of random numbers. Walking smoothly from one list to another "
@@ -101,6 +185,35 @@ with tab_gif:
         st.image(gif, caption="The same faces after every epoch of training", width=560)
 
 with tab_files:
+    st.markdown("**A looping video**")
+    st.caption("A smooth walk through a few random faces, each morphing into the next and the last back into "
+               "the first, so it plays round without a jump.")
+    formats = {".mp4": "MP4 video (720 px)", ".gif": "GIF (256 px)", ".webp": "animated WebP (256 px)"}
+    if not video.has_mp4():
+        formats.pop(".mp4")
+    v1, v2, v3, v4 = st.columns([2, 2, 3, 2], vertical_alignment="bottom")
+    walk_faces = v1.slider("Faces", 2, 12, 6, key="explore_video_faces")
+    walk_seconds = v2.slider("Seconds", 3, 30, 12, key="explore_video_seconds")
+    fmt = v3.radio("Format", list(formats), format_func=formats.get, key="explore_video_format", horizontal=True)
+    make = v4.button("Make the video", icon=":material/movie:", key="explore_video_make")
+    wanted = (run.path, which, walk_faces, walk_seconds, fmt, int(seed), float(truncation))
+    if make:
+        try:
+            st.session_state["explore_video"] = (wanted, cached.walk_video(*wanted))
+        except FaceganError as e:
+            st.error(str(e), icon=":material/error:")
+    made = st.session_state.get("explore_video")
+    if made and made[0] == wanted:
+        data = made[1]
+        if fmt == ".mp4":
+            st.video(data, format="video/mp4", loop=True, autoplay=True, muted=True, width=360)
+        else:
+            st.image(data, width=256)
+        st.download_button(f"Download the {formats[fmt].split(' (')[0]}", data,
+                           file_name=f"{run.name}-walk-seed{seed}{fmt}", icon=":material/download:",
+                           mime={".mp4": "video/mp4", ".gif": "image/gif", ".webp": "image/webp"}[fmt],
+                           on_click="ignore", key="dl_video")
+    st.markdown("**Files**")
     st.caption("Files to keep or share. The generator file holds only the face-making network and its "
                "settings (safetensors: it cannot run code when opened).")
     c1, c2, c3, c4 = st.columns(4)

@@ -188,6 +188,50 @@ def test_a_tiny_run_started_from_the_train_page_shows_curves_and_grids(server, p
         shot(page, f"{name}-with-run" if name != "home" else "home-after-training")
 
 
+def test_the_studio_on_the_demo_generator_slides_a_face_and_makes_a_video(server, page):
+    """Explore on the shipped demo generator: a face up close, a face slider moved with the keyboard, and a
+    looping GIF made and downloaded."""
+    url, _ = server
+    open_page(page, url, "explore", "Explore")
+    page.get_by_text("One face up close").wait_for(timeout=60_000)
+    fill_number(page, "explore_pick", 5)
+    page.get_by_text("Face 5, 4 times larger").wait_for(timeout=60_000)
+    settle(page)
+    shot(page, "studio-up-close")
+
+    page.get_by_role("tab", name="Face sliders").click()
+    settle(page)
+    page.get_by_text("The face with the sliders as set").wait_for(timeout=120_000)
+    images = page.locator("[data-testid='stImage'] img")
+    before = {images.nth(i).get_attribute("src") for i in range(images.count())}
+    slider = page.locator(".st-key-explore_slider-0 input[type='range']")
+    slider.focus()
+    for _ in range(8):  # +2 in steps of 0.25
+        slider.press("ArrowRight")
+    settle(page, 1000)
+    assert slider.input_value() == "2"
+    assert page.locator("[data-testid='stException']").count() == 0
+    after = {images.nth(i).get_attribute("src") for i in range(images.count())}
+    assert len(after - before) >= 10  # the face as set and the other sliders' strips, redrawn from it
+    shot(page, "studio-sliders")
+
+    page.get_by_role("tab", name="Downloads").click()
+    settle(page)
+    page.get_by_text("GIF (256 px)").click()
+    settle(page, 200)
+    page.get_by_role("button", name="Make the video").click()
+    button = page.get_by_role("button", name="Download the GIF")
+    button.wait_for(timeout=120_000)
+    with page.expect_download(timeout=60_000) as info:
+        button.click()
+    path = info.value.path()
+    from PIL import Image
+    with Image.open(path) as gif:
+        assert gif.format == "GIF" and gif.n_frames == 12 * 24 + 1
+    settle(page)
+    shot(page, "studio-video")
+
+
 def test_the_newcomers_run_from_home_ends_on_faces(server, page):
     """Home's main button, then Start: the first-faces preset (built-in faces, 32 px, 60 epochs) runs to
     its end (about 4 minutes on 2 quiet cores) and the Train page shows its last grid."""

@@ -1,3 +1,4 @@
+import io
 import os
 import shlex
 
@@ -10,8 +11,8 @@ from safetensors import safe_open
 from facegan.config import Config
 from facegan.errors import FaceganError
 from facegan.export import export_generator
-from facegan.generate import generate, latents, load_generator
-from facegan.images import grid
+from facegan.generate import generate, latents, load_generator, nearby
+from facegan.images import grid, png_bytes
 from facegan.models import build_networks
 from facegan.models.sampling import sample
 from facegan.presets import from_preset
@@ -245,6 +246,29 @@ def test_truncation_scales_the_latents_toward_the_mean_and_one_is_off():
     for bad in (0, -0.5, 1.01, float("nan")):
         with pytest.raises(FaceganError, match="truncation: got"):
             latents(8, 100, seed=4, truncation=bad)
+
+
+def test_faces_near_one_face_share_its_latent_up_to_the_spread():
+    z = latents(1, 100, seed=4)[0]
+    near = nearby(z, 200, 0.3, seed=1)
+    assert near.shape == (200, 100, 1, 1)
+    d = (near - z).reshape(200, -1)
+    assert abs(d.std().item() - 0.3) < 0.01 and abs(d.mean().item()) < 0.01
+    assert torch.equal(nearby(z, 3, 0.0, seed=1)[2], z) and torch.equal(nearby(z, 200, 0.3, 1), near)
+    assert not torch.equal(nearby(z, 200, 0.3, 2), near)
+    for bad, says in (((3, -0.1, 1), "spread: got -0.1"), ((0, 0.3, 1), "n: got 0")):
+        with pytest.raises(FaceganError, match=says):
+            nearby(z, *bad)
+
+
+def test_a_face_is_enlarged_sharp_or_smooth():
+    face = np.zeros((4, 4, 3), np.uint8)
+    face[:, 2:] = 255
+    sharp = np.asarray(Image.open(io.BytesIO(png_bytes(face, scale=4))))
+    smooth = np.asarray(Image.open(io.BytesIO(png_bytes(face, scale=4, smooth=True))))
+    assert sharp.shape == smooth.shape == (16, 16, 3)
+    assert set(np.unique(sharp)) == {0, 255}              # repeated pixels: only the two colours
+    assert len(np.unique(smooth[:, 6:10])) > 2            # Lanczos: a soft edge between them
 
 
 def test_truncated_faces_are_nearer_the_average_face(runs):

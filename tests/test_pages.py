@@ -6,6 +6,7 @@ Training runs are tiny (32 px, 64 built-in faces, batch 16, widths 8: 4 steps an
 not fire ``st.fragment(run_every=...)`` by itself, so the tests call ``run()`` again to see progress.
 """
 
+import json
 from pathlib import Path
 
 import pytest
@@ -347,8 +348,10 @@ def test_explore_draws_faces_walks_and_offers_downloads(with_run):
     at = page("pages/explore.py")
     assert at.selectbox(key="explore_run").value == "tiny"
     assert at.selectbox(key="explore_ckpt.tiny").options[0] == "latest (last)"
-    images = at.get("image")
-    assert len(images) == 3  # faces, walk, GIF
+    captions = " | ".join(i.proto.imgs[0].caption for i in at.get("image"))
+    for shown in ("invented faces (seed 0)", "Each row: one face morphing into another",
+                  "The same faces after every epoch of training"):  # the faces, the morphs, the GIF
+        assert shown in captions
     before = at.number_input(key="explore_seed").value
     at.button(key="explore_new").click().run()
     assert at.number_input(key="explore_seed").value != before
@@ -357,6 +360,44 @@ def test_explore_draws_faces_walks_and_offers_downloads(with_run):
     assert not at.exception, at.exception
     labels = {b.label for b in at.get("download_button")}
     assert {"Faces (PNG)", "Morphs (PNG)", "Training GIF", "Generator (.safetensors)"} <= labels
+
+
+def test_explore_studio_a_face_up_close_sliders_and_a_video(with_run):
+    at = page("pages/explore.py")
+    assert not at.exception, at.exception
+
+    def image_urls():
+        return [i.proto.imgs[0].url for i in at.get("image")]
+
+    # One face up close, 4x, and more like it.
+    at.number_input(key="explore_pick").set_value(3).run()
+    assert "Face 3, 4 times larger" in [i.proto.imgs[0].caption for i in at.get("image")]
+    before = image_urls()
+    at.radio(key="explore_enlarge").set_value("smooth").run()
+    at.slider(key="explore_spread").set_value(0.8).run()
+    at.button(key="explore_like_new").click().run()
+    assert not at.exception, at.exception
+    assert len(set(image_urls()) - set(before)) >= 2  # the smooth face and the other neighbours
+    assert {"Download this face"} <= {b.label for b in at.get("download_button")}
+
+    # Face sliders: cached beside the checkpoint; a slider moves the face; a name is kept with the run.
+    assert (with_run / "directions" / "last.npz").is_file()
+    shown = image_urls()
+    at.slider(key="explore_slider.0").set_value(2.5).run()
+    assert not at.exception, at.exception
+    assert image_urls() != shown
+    name_key = next(t.key for t in at.get("text_input") if t.key.startswith("explore_name.") and t.key.endswith(".0"))
+    at.text_input(key=name_key).input("smile").run()
+    assert json.loads((with_run / "directions" / "last.names.json").read_text())["names"][0] == "smile"
+    at.button(key="explore_slider_reset").click().run()
+    assert at.slider(key="explore_slider.0").value == 0.0
+
+    # A looping video, made and offered for download.
+    at.radio(key="explore_video_format").set_value(".gif").run()
+    at.slider(key="explore_video_seconds").set_value(3).run()
+    at.button(key="explore_video_make").click().run()
+    assert not at.exception, at.exception
+    assert "Download the GIF" in {b.label for b in at.get("download_button")}
 
 
 def test_explore_and_evaluate_without_runs_point_to_train(runs_root):
