@@ -197,6 +197,12 @@ def _demo_run(stamp):
     return load()
 
 
+def real_count(run_path: str | Path, data_cfg: DataConfig | None = None) -> int:
+    """How many faces the run's own prepared data set (or ``data_cfg``'s) holds."""
+    data_cfg = data_cfg or RunDir.open(run_path).config().data
+    return len(_prepared(json.dumps(dataclasses.asdict(data_cfg), sort_keys=True)).images)
+
+
 def real_images(run_path: str | Path, indices, data_key: str | None = None,
                 data_cfg: DataConfig | None = None) -> np.ndarray | None:
     """Images ``indices`` of the run's own prepared data set (or ``data_cfg``'s, as an evaluation indexes

@@ -52,3 +52,11 @@ def celeba_source() -> str | None:
     beside the checkout; None when neither is there."""
     path = Path(os.environ.get(CELEBA_ENV, "").strip() or CELEBA_DEFAULT).expanduser()
     return f"celeba:{path}" if path.exists() else None
+
+
+def celeba_data(resolution: int = 64):
+    """The CelebA faces the demo is measured and played against, prepared as for its training (face crop,
+    ``resolution`` px), as a DataConfig; None when this machine has no CelebA (:func:`celeba_source`)."""
+    from .metrics.evaluate import data_config
+    source = celeba_source()
+    return data_config(source, resolution=resolution) if source else None

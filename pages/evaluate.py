@@ -8,16 +8,17 @@ import streamlit as st
 from dashboard import cached, charts
 from dashboard.page import page_header, run_with_progress
 from dashboard.pickers import checkpoint_label, pick_trained_run
-from facegan.demo import celeba_source, is_demo
+from facegan.demo import celeba_data, is_demo
 from facegan.errors import FaceganError
 from facegan.images import beside, grid, png_bytes
+from facegan.metrics.human import fooled_rate, read_log
 from facegan.runs import comparable, evaluations, metric_history
 
 page_header("Evaluate", "How close are the invented faces to real ones? Measure it, read what each number "
                           "means, and check it by eye.", "pages/evaluate.py")
 try:
     from facegan.metrics import registry
-    from facegan.metrics.evaluate import data_config, evaluate_run
+    from facegan.metrics.evaluate import evaluate_run
 except ImportError as e:
     st.error(f"The quality metrics cannot be loaded here ({e}); reinstall the requirements.", icon=":material/error:")
     st.stop()
@@ -29,9 +30,8 @@ COUNTS = [64, 128, 256, 500, 1000, 2000, 5000, 10000]
 run, which = pick_trained_run("eval", "No trained run yet. Train one first, then measure it here.")
 data_cfg = None  # a run is measured against its own data
 if is_demo(run):  # the demo is measured against CelebA, where this machine has it
-    source = celeba_source()
-    data_cfg = data_config(source, resolution=run.resolution or 64) if source else None
-    if source is None:
+    data_cfg = celeba_data(run.resolution or 64)
+    if data_cfg is None:
         st.info("The demo generator learned from CelebA. To measure it, point FACEGAN_CELEBA_ZIP at a CelebA "
                 "zip or img_align_celeba folder and restart the dashboard.", icon=":material/info:")
 
@@ -62,6 +62,18 @@ with st.container(border=True):
             st.error(str(e), icon=":material/error:")
         else:
             st.session_state[f"eval_pick.{run.name}"] = rec["files"]["json"]
+
+people = fooled_rate(read_log(run.path))
+if people:
+    with st.container(border=True):
+        c1, c2 = st.columns([1, 3], vertical_alignment="center")
+        c1.metric("People fooled", f"{people['rate']:.0%}",
+                  help="Real or fake? (Explore): the share of rounds where a person took the invented face for "
+                       "the real one. 50% means people cannot tell them apart; 0% means every fake was spotted.")
+        c2.caption(f"{people['fooled']} of {people['rounds']} rounds in {people['games']} game"
+                   f"{'s' if people['games'] != 1 else ''}; 95% interval {people['low']:.0%} to {people['high']:.0%} "
+                   "(few rounds leave it wide). A human two-choice test, as in HYPE (Zhou et al. 2019): it "
+                   "measures what the numbers below try to, with people's eyes.")
 
 evals = evaluations(run.path)
 if not evals:

@@ -10,10 +10,12 @@ import streamlit as st
 from dashboard import cached
 from dashboard.page import page_header
 from dashboard.pickers import pick_trained_run
+from facegan.demo import celeba_data, is_demo
 from facegan.errors import FaceganError
 from facegan.export import export_generator
 from facegan.generate import latents, nearby
 from facegan.images import grid, png_bytes
+from facegan.metrics import human
 from facegan.visual import directions as dirs
 from facegan.visual import video
 
@@ -43,8 +45,8 @@ truncation = st.slider("Variety", 0.1, 1.0, 1.0, 0.05, key="explore_truncation",
                        help="Lower: faces closer to the network's average face, fewer odd ones, less variety "
                             "(the truncation trick, PSI). 1: the full variety the network learned.")
 
-tab_faces, tab_sliders, tab_walk, tab_gif, tab_files = st.tabs(["New faces", "Face sliders", "Morphs",
-                                                                 "Training GIF", "Downloads"])
+tab_faces, tab_sliders, tab_walk, tab_game, tab_gif, tab_files = st.tabs(
+    ["New faces", "Face sliders", "Morphs", "Real or fake?", "Training GIF", "Downloads"])
 
 with tab_faces:
     c1, c2, c3 = st.columns([1, 1, 2], vertical_alignment="bottom")
@@ -176,6 +178,62 @@ with tab_walk:
     st.image(walk_png, caption=("Each row: one face morphing into another" if mode == "1d"
                                 else "Four corner faces blended across the grid"),
              width=min(1000, (res * scale + 2) * int(steps)))
+
+with tab_game:
+    real_data = celeba_data(res) if is_demo(run) else None  # a run plays against its own data
+    if is_demo(run) and real_data is None:
+        st.info("The demo generator learned from CelebA, and the game shows real CelebA faces beside its own. "
+                "Point FACEGAN_CELEBA_ZIP at a CelebA zip or img_align_celeba folder and restart the dashboard.",
+                icon=":material/info:")
+    else:
+        st.caption(f"{human.ROUNDS} rounds. Each shows a face it invented and a real face from the photos it "
+                   f"learned from ({run.source or 'its data'}; no other photos are shown), in random order. Click "
+                   "the one you think is invented. Every answer is saved with the run, and Evaluate shows how often "
+                   "people were fooled.")
+        game_key = f"explore_game.{run.name}"
+
+        def start_game() -> None:
+            st.session_state[game_key] = human.new_game(cached.real_count(run.path, real_data))
+
+        def pick_fake(game: human.Game, round_: int, side: str) -> None:
+            try:
+                human.answer(run.path, game, round_, side)
+            except FaceganError as e:
+                st.session_state["explore_game_msg"] = str(e)
+
+        game = st.session_state.get(game_key)
+        if game is None:
+            st.button("Play", type="primary", icon=":material/sports_esports:", key="explore_game_start",
+                      on_click=start_game)
+        else:
+            if msg := st.session_state.pop("explore_game_msg", None):
+                st.error(msg, icon=":material/error:")
+            r = game.next_round
+            if r is not None:
+                real = cached.real_images(run.path, [game.real_indices[r]], None, real_data)[0]
+                fake = cached.images_from(run.path, which, latents(game.rounds, G.latent_dim, game.seed)[r:r + 1]
+                                          .numpy())[0]
+                shown = {game.real_sides[r]: real, ("right" if game.real_sides[r] == "left" else "left"): fake}
+                st.markdown(f"**Round {r + 1} of {game.rounds}.** Which face did the network invent?")
+                cols = st.columns(2)
+                for col, side in zip(cols, human.SIDES):
+                    with col:
+                        st.image(png_bytes(shown[side], scale=max(1, 256 // res), smooth=True), width=256)
+                        st.button("This one is invented", key=f"explore_game_{side}", on_click=pick_fake,
+                                  args=(game, r, side), icon=":material/smart_toy:")
+                st.caption(f"Spotted so far: {game.spotted()} of {len(game.answers)}")
+            else:
+                spotted = game.spotted()
+                st.success(f"You spotted the invented face in **{spotted} of {game.rounds}** rounds.",
+                           icon=":material/emoji_events:")
+                st.caption("Spotting every one means the network's faces still give themselves away; about half "
+                           "(a coin toss) means you could not tell them from real photos.")
+                st.button("Play again", icon=":material/replay:", key="explore_game_again", on_click=start_game)
+        people = human.fooled_rate(human.read_log(run.path))
+        if people:
+            st.caption(f"All games on this network: people took the invented face for the real one in "
+                       f"{people['fooled']} of {people['rounds']} rounds ({people['rate']:.0%}; 95% interval "
+                       f"{people['low']:.0%} to {people['high']:.0%}).")
 
 with tab_gif:
     gif = cached.training_gif(run.path)

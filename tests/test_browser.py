@@ -7,6 +7,7 @@ photographed into artifacts/screenshots/ (git-ignored) for a person to look at.
 """
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -186,6 +187,22 @@ def test_a_tiny_run_started_from_the_train_page_shows_curves_and_grids(server, p
             page.locator("[data-testid='stPlotlyChart']").first.wait_for(timeout=60_000)
         settle(page)
         shot(page, f"{name}-with-run" if name != "home" else "home-after-training")
+
+    # A full game of Real or fake? on the run (its own built-in faces as the real ones).
+    open_page(page, url, "explore", "Explore")
+    page.locator(".st-key-explore_run").click()
+    page.get_by_role("option", name=re.compile("browser-run")).click()
+    settle(page)
+    page.get_by_role("tab", name="Real or fake?").click()
+    page.get_by_role("button", name="Play").click()
+    for r in range(10):
+        page.get_by_text(f"Round {r + 1} of 10.").wait_for(timeout=60_000)
+        page.get_by_role("button", name="This one is invented").nth(r % 2).click()
+        settle(page, 100)
+    page.get_by_text("You spotted the invented face in").wait_for(timeout=60_000)
+    assert len((runs_root / "browser-run" / "eval" / "human.jsonl").read_text().splitlines()) == 10
+    settle(page)
+    shot(page, "studio-game")
 
 
 def test_the_studio_on_the_demo_generator_slides_a_face_and_makes_a_video(server, page):

@@ -400,6 +400,25 @@ def test_explore_studio_a_face_up_close_sliders_and_a_video(with_run):
     assert "Download the GIF" in {b.label for b in at.get("download_button")}
 
 
+def test_a_game_of_real_or_fake_is_played_logged_and_scored_on_evaluate(with_run):
+    at = page("pages/explore.py")
+    at.button(key="explore_game_start").click().run()
+    game = at.session_state["explore_game.tiny"]
+    for r in range(game.rounds):
+        assert f"Round {r + 1} of 10." in texts(at, "markdown")
+        # Pick the real face as the invented one in the first three rounds (fooled), then the fake.
+        real = game.real_sides[r]
+        side = real if r < 3 else ("left" if real == "right" else "right")
+        at.button(key=f"explore_game_{side}").click().run()
+        assert not at.exception, at.exception
+    assert "You spotted the invented face in **7 of 10** rounds." in texts(at, "success")
+    log = [json.loads(line) for line in (with_run / "eval" / "human.jsonl").read_text().splitlines()]
+    assert [r["round"] for r in log] == list(range(10)) and sum(r["fooled"] for r in log) == 3
+    at = page("pages/evaluate.py")
+    fooled = next(m for m in at.get("metric") if m.label == "People fooled")
+    assert fooled.value == "30%" and "3 of 10 rounds in 1 game" in texts(at, "caption")
+
+
 def test_explore_and_evaluate_without_runs_point_to_train(runs_root):
     for path in ("pages/explore.py", "pages/evaluate.py", "pages/runs.py"):
         at = page(path)
