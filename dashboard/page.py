@@ -36,14 +36,22 @@ def duration(seconds: float | None) -> str:
     return f"{s // 3600} h {s % 3600 // 60:02d} min"
 
 
-def run_with_progress(fn: Callable[[Callable], Any], text: str) -> Any:
+def run_with_progress(fn: Callable[[Callable], Any], text: str, *, stop_key: str | None = None,
+                      stopped: type[BaseException] | None = None) -> Any:
     """Run ``fn(progress)`` in a worker thread while a progress bar on this page follows it.
     ``progress`` may be called as ``progress(done, total)``, ``progress(stage, done, total)`` or
-    ``progress(fraction)``, from any thread. Returns fn's result or raises its exception."""
+    ``progress(fraction)``, from any thread. Returns fn's result or raises its exception.
+
+    With ``stop_key``, a Stop button (that key) shows under the bar. Pressing it, or leaving the page,
+    ends this page run; the worker's next ``progress`` call then raises ``stopped``, and ``fn`` is expected
+    to return what it has. That outcome is kept for the page's next run: :func:`stopped_result`."""
     bar = st.progress(0.0, text=text)
     box: dict[str, Any] = {"frac": 0.0, "msg": text}
+    cancel = threading.Event()
 
     def progress(*args):
+        if cancel.is_set() and stopped is not None:
+            raise stopped()
         stage = None
         if args and isinstance(args[0], str):  # (stage, done, total)
             stage, args = args[0], args[1:]
@@ -65,10 +73,44 @@ def run_with_progress(fn: Callable[[Callable], Any], text: str) -> Any:
 
     t = threading.Thread(target=work, name="facegan-dashboard-work", daemon=True)
     t.start()
-    while t.is_alive():
-        t.join(0.25)
-        bar.progress(min(1.0, max(0.0, box["frac"])), text=box["msg"])
+    stop_box = st.empty()
+    if stop_key:
+        stop_box.button("Stop", icon=":material/stop:", key=stop_key)
+    done = False
+    try:
+        while t.is_alive():
+            t.join(0.25)
+            bar.progress(min(1.0, max(0.0, box["frac"])), text=box["msg"])
+        done = True
+    finally:
+        if not done:  # this page run was cut short (Stop, or another click): let the worker end early
+            cancel.set()
+            if stop_key:  # not in session_state: what an interrupted run writes there is dropped
+                _LEFT[(_session(), stop_key)] = (t, out)
     bar.empty()
+    stop_box.empty()
+    if "error" in out:
+        raise out["error"]
+    return out.get("value")
+
+
+_LEFT: dict[tuple[str, str], tuple[threading.Thread, dict]] = {}  # (session, stop key) -> a stopped work
+
+
+def _session() -> str:
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else ""
+
+
+def stopped_result(stop_key: str, wait: float = 10.0) -> Any:
+    """What the work that ``run_with_progress(..., stop_key=stop_key)`` was doing when its page run was
+    cut short returned (it stops at its next progress call); None when there is none. Raises its error."""
+    left = _LEFT.pop((_session(), stop_key), None)
+    if left is None:
+        return None
+    t, out = left
+    t.join(wait)
     if "error" in out:
         raise out["error"]
     return out.get("value")

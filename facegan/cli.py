@@ -57,7 +57,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
     return from_preset(args.preset or DEFAULT_PRESET, overrides)
 
 
-def _progress_bar(desc: str):
+def _progress_bar(desc: str, unit: str = "img"):
     """A tqdm bar on stderr (hidden when stderr is not a terminal) as a ``progress(done, total)``."""
     from tqdm import tqdm
     bar = None
@@ -65,7 +65,7 @@ def _progress_bar(desc: str):
     def progress(done: int, total: int) -> None:
         nonlocal bar
         if bar is None:
-            bar = tqdm(total=total, desc=desc, unit="img", disable=None, leave=False)
+            bar = tqdm(total=total, desc=desc, unit=unit, disable=None, leave=False)
         bar.update(done - bar.n)
         if done >= total:
             bar.close()
@@ -306,6 +306,24 @@ def cmd_video(args) -> int:
     size = args.size or video.SIZE[fmt]
     print(f"wrote {out}: {frames} frames ({frames / args.fps:.1f} s at {args.fps} fps), {size} x {size} px, a "
           f"loop through {args.faces} faces (seed {args.seed}) from {info['checkpoint']} (epoch {info['epoch']})")
+    return 0
+
+
+def cmd_project(args) -> int:
+    from .generate import load_generator
+    from .visual import project as pj
+    pj.check_steps(args.steps)
+    pj.check_out(args.out)
+    photo = pj.read_photo_file(args.photo)
+    G, cfg, info = load_generator(args.run, args.checkpoint, args.device)
+    found = pj.find_face(photo)
+    target = pj.crop(photo, found.box, cfg.data.resolution)
+    bar = _progress_bar("finding the face", unit="step")
+    result = pj.project(G, target, args.steps, seed=args.seed, progress=bar)
+    pj.write_projection(G, result, args.out, seed=args.seed, scale=args.scale)
+    print(("face found" if found.found else "no face found: used the centre square") + f"; wrote {args.out}: "
+          f"crop.png, result.png, latent.npy, morph.png; pixel MSE {result.mse:.4f} after {len(result.losses)} "
+          f"steps in {result.seconds:.1f} s, from {info['checkpoint']} (epoch {info['epoch']})")
     return 0
 
 
@@ -565,6 +583,16 @@ def build_parser() -> argparse.ArgumentParser:
                    "256 for .gif and .webp), faces enlarged with sharp pixels")
     p.add_argument("--out", required=True, help=".gif, .webp or .mp4 file to write")
     p.set_defaults(func=cmd_video)
+
+    p = sub.add_parser("project", help="find the face a generator draws most like a photo: writes OUT/crop.png, "
+                       "result.png, latent.npy and morph.png")
+    _add_generator_args(p, images=False)
+    p.add_argument("--photo", required=True, help="a photo of a face (JPEG, PNG, WebP, BMP)")
+    p.add_argument("--steps", type=int, default=200, help="search steps (default 200)")
+    p.add_argument("--scale", type=int, default=1, choices=range(1, 9), metavar="K",
+                   help="enlarge the written images K times (pixels stay sharp)")
+    p.add_argument("--out", required=True, help="a folder for the four files (created; its parent must exist)")
+    p.set_defaults(func=cmd_project)
 
     p = sub.add_parser("gif", help="(re)make a run's training GIF from its epoch grids")
     p.add_argument("run", metavar="RUN", help="the run folder")

@@ -8,7 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard import cached
-from dashboard.page import page_header
+from dashboard.page import page_header, run_with_progress, stopped_result
 from dashboard.pickers import pick_trained_run
 from facegan.demo import celeba_data, is_demo
 from facegan.errors import FaceganError
@@ -17,6 +17,7 @@ from facegan.generate import latents, nearby
 from facegan.images import grid, png_bytes
 from facegan.metrics import human
 from facegan.visual import directions as dirs
+from facegan.visual import project as pj
 from facegan.visual import video
 
 page_header("Explore", "Draw new faces from a trained network, change them with sliders, morph one into another, "
@@ -45,8 +46,8 @@ truncation = st.slider("Variety", 0.1, 1.0, 1.0, 0.05, key="explore_truncation",
                        help="Lower: faces closer to the network's average face, fewer odd ones, less variety "
                             "(the truncation trick, PSI). 1: the full variety the network learned.")
 
-tab_faces, tab_sliders, tab_walk, tab_game, tab_gif, tab_files = st.tabs(
-    ["New faces", "Face sliders", "Morphs", "Real or fake?", "Training GIF", "Downloads"])
+tab_faces, tab_sliders, tab_photo, tab_walk, tab_game, tab_gif, tab_files = st.tabs(
+    ["New faces", "Face sliders", "From a photo", "Morphs", "Real or fake?", "Training GIF", "Downloads"])
 
 with tab_faces:
     c1, c2, c3 = st.columns([1, 1, 2], vertical_alignment="bottom")
@@ -178,6 +179,72 @@ with tab_walk:
     st.image(walk_png, caption=("Each row: one face morphing into another" if mode == "1d"
                                 else "Four corner faces blended across the grid"),
              width=min(1000, (res * scale + 2) * int(steps)))
+
+with tab_photo:
+    st.caption("Give a photo of a face: it is cropped to the face as the training photos were, then the network "
+               "searches for the face it can draw that looks most like it. Expect a likeness, not a copy: the "
+               "network can only draw the kinds of faces it learned. The photo stays on this computer.")
+    up = st.file_uploader("A photo of a face", type=["jpg", "jpeg", "png", "webp", "bmp"], key="explore_photo")
+    photo = None
+    if up is not None:
+        try:
+            photo = pj.read_photo(up.getvalue(), up.name)
+        except FaceganError as e:
+            st.error(str(e), icon=":material/error:")
+    if photo is not None:
+        h, w = photo.shape[:2]
+        auto = pj.find_face(photo)
+        cx0, cy0, side0 = pj.square_of(auto.box, w, h)
+        if auto.found:
+            st.success("Found a face. Move the box below if the crop is off.", icon=":material/face:")
+        else:
+            st.warning("No face found: the centre of the photo is used. Move the box below onto the face.",
+                       icon=":material/warning:")
+        k1, k2, k3, k4 = st.columns(4)
+        cx = k1.slider("Across", 0.0, 1.0, round(cx0, 3), 0.005, key=f"explore_crop_x.{up.file_id}")
+        cy = k2.slider("Down", 0.0, 1.0, round(cy0, 3), 0.005, key=f"explore_crop_y.{up.file_id}")
+        side = k3.slider("Size", 0.05, 1.0, round(min(1.0, side0), 3), 0.005, key=f"explore_crop_size.{up.file_id}")
+        steps = k4.select_slider("Search steps", [50, 100, 200, 300, 500], value=pj.STEPS, key="explore_project_steps",
+                                 help="More steps find a closer face and take longer (about 0.1 s a step on a "
+                                      "2-core CPU at 64 px).")
+        box = pj.square_at(cx, cy, side, w, h)
+        target = pj.crop(photo, box, res)
+        wanted = (up.file_id, box, which, int(steps))
+        left_over = stopped_result("explore_project_stop")
+        if left_over is not None:
+            st.session_state["explore_projection"] = (wanted, left_over)
+        c1, c2, c3 = st.columns([1, 1, 3], gap="medium")
+        c1.image(png_bytes(target, scale=max(1, 192 // res), smooth=True), caption="The photo as the network sees it",
+                 width="stretch")
+        with c3:
+            if st.button("Find this face", type="primary", icon=":material/search:", key="explore_project_go"):
+                try:
+                    found_face = run_with_progress(
+                        lambda progress: pj.project(G, target, int(steps), progress=progress),
+                        "Searching", stop_key="explore_project_stop", stopped=pj.Stopped)
+                except FaceganError as e:
+                    st.error(str(e), icon=":material/error:")
+                else:
+                    st.session_state["explore_projection"] = (wanted, found_face)
+        shown = st.session_state.get("explore_projection")
+        if shown and shown[0][:3] == wanted[:3]:
+            p = shown[1]
+            result_png = png_bytes(p.image, scale=max(1, 192 // res), smooth=True)
+            c2.image(result_png, caption="The closest face it draws", width="stretch")
+            with c3:
+                n_steps = len(p.losses)
+                st.caption(("Stopped early: the closest face so far. " if p.stopped else "")
+                           + f"{n_steps} step{'s' if n_steps != 1 else ''} in {p.seconds:.0f} s; pixel difference "
+                           f"{p.mse:.4f} (0 would be the same picture).")
+                morph = cached.images_from(run.path, which, pj.morph_latents(p.z).numpy())
+                st.image(png_bytes(grid(morph, ncols=8), scale=scale), width="stretch",
+                         caption="The face found, morphing into a random one")
+                d1, d2 = st.columns(2)
+                d1.download_button("Download the face", result_png, file_name=f"{run.name}-from-photo.png",
+                                   mime="image/png", icon=":material/download:", on_click="ignore", key="dl_projected")
+                d2.download_button("Download its latent (.npy)", pj.latent_npy(p.z), file_name=f"{run.name}-latent.npy",
+                                   mime="application/octet-stream", icon=":material/download:", on_click="ignore",
+                                   key="dl_latent")
 
 with tab_game:
     real_data = celeba_data(res) if is_demo(run) else None  # a run plays against its own data

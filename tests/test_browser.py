@@ -232,6 +232,28 @@ def test_the_studio_on_the_demo_generator_slides_a_face_and_makes_a_video(server
     assert len(after - before) >= 10  # the face as set and the other sliders' strips, redrawn from it
     shot(page, "studio-sliders")
 
+    # From a photo: a file that is not an image is refused in one line; a photo is cropped and searched.
+    page.get_by_role("tab", name="From a photo").click()
+    settle(page)
+    uploader = page.locator(".st-key-explore_photo input[type='file']")
+    junk = SHOTS / "not-a-photo.jpg"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    junk.write_bytes(b"this is text, not a photo")
+    uploader.set_input_files(str(junk))
+    page.get_by_text("cannot be used").first.wait_for(timeout=60_000)
+    from facegan.data.synthetic import render_face
+    from facegan.images import png_bytes
+    photo = SHOTS / "a-photo.png"
+    photo.write_bytes(png_bytes(render_face(7, 128), scale=2))
+    uploader.set_input_files(str(photo))
+    page.get_by_text("The photo as the network sees it").wait_for(timeout=60_000)
+    assert page.get_by_text("Found a face").count() + page.get_by_text("No face found").count() == 1
+    page.get_by_role("button", name="Find this face").click()
+    page.get_by_text("The closest face it draws").wait_for(timeout=180_000)
+    assert page.locator("[data-testid='stException']").count() == 0
+    settle(page)
+    shot(page, "studio-photo")
+
     page.get_by_role("tab", name="Downloads").click()
     settle(page)
     page.get_by_text("GIF (256 px)").click()
