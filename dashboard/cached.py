@@ -124,6 +124,15 @@ def _walk_video(run_path: str, which: str, stamp, faces: int, seconds: float, fm
     return video.video_bytes(generate(G, z), fmt)
 
 
+@st.cache_data(max_entries=4, show_spinner="Reading the photo…")
+def photo_and_face(data: bytes, name: str):
+    """(the photo as uint8 RGB, where its face is): decoded and searched once per upload, not on every
+    click of the page (a large photo takes a second or two)."""
+    from facegan.visual import project as pj
+    photo = pj.read_photo(data, name)
+    return photo, pj.find_face(photo)
+
+
 @st.cache_data(max_entries=8, show_spinner=False)
 def builtin_faces(n: int, resolution: int, seed: int) -> np.ndarray:
     """The first ``n`` built-in faces of ``seed`` (uint8 images)."""

@@ -76,6 +76,8 @@ with tab_faces:
     c1, c2 = st.columns([2, 3], gap="large")
     with c1:
         p1, p2 = st.columns(2)
+        if st.session_state.get("explore_pick", 1) > n:  # fewer faces drawn than the number picked
+            st.session_state["explore_pick"] = int(n)
         pick = int(p1.number_input("Face number", min_value=1, max_value=int(n), value=1, step=1,
                                    key="explore_pick", help="Counting from the top left, row by row. The face "
                                                             "sliders start from this face too."))
@@ -188,12 +190,11 @@ with tab_photo:
     photo = None
     if up is not None:
         try:
-            photo = pj.read_photo(up.getvalue(), up.name)
+            photo, auto = cached.photo_and_face(up.getvalue(), up.name)
         except FaceganError as e:
             st.error(str(e), icon=":material/error:")
     if photo is not None:
         h, w = photo.shape[:2]
-        auto = pj.find_face(photo)
         cx0, cy0, side0 = pj.square_of(auto.box, w, h)
         if auto.found:
             st.success("Found a face. Move the box below if the crop is off.", icon=":material/face:")

@@ -379,6 +379,10 @@ def test_explore_studio_a_face_up_close_sliders_and_a_video(with_run):
     assert not at.exception, at.exception
     assert len(set(image_urls()) - set(before)) >= 2  # the smooth face and the other neighbours
     assert {"Download this face"} <= {b.label for b in at.get("download_button")}
+    at.number_input(key="explore_pick").set_value(30).run()
+    at.selectbox(key="explore_n").set_value(16).run()  # fewer faces than the number picked
+    assert not at.exception, at.exception
+    assert at.number_input(key="explore_pick").value == 16
 
     # Face sliders: cached beside the checkpoint; a slider moves the face; a name is kept with the run.
     assert (with_run / "directions" / "last.npz").is_file()
