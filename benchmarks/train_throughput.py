@@ -2,8 +2,8 @@
 
     python benchmarks/train_throughput.py [--images 5120] [--epochs 2] [--quick] [--skip-stable]
 
-All arms run in this one process, one after another, on the same JPEGs (CelebA from ../shared/data,
-synthetic faces when it is absent), each for ``--epochs`` epochs over ``--images`` images:
+Each arm runs in a process of its own, one after another, on the same JPEGs (CelebA from
+../shared/data, synthetic faces when it is absent), each for ``--epochs`` epochs over ``--images`` images:
 
 (a) reference: the tutorial's loop and exact networks (benchmarks/reference_dcgan.py): ImageFolder +
     transforms in a DataLoader with 2 workers, Sigmoid + BCELoss, ``.item()`` every step;
@@ -14,15 +14,20 @@ synthetic faces when it is absent), each for ``--epochs`` epochs over ``--images
 
 Rates are over the last epoch (steady state: workers started, cache built, kernels warm) and over the
 whole run (everything included). b/a and b/c use the last-epoch rates. The ``stable-64`` preset (spectral
-norm, noise layers, replay buffer, EMA) is measured like (b). Peak RSS: the process's high-water mark
-after each arm (resource.getrusage), and the tutorial's DataLoader workers' (RUSAGE_CHILDREN).
+norm, noise layers, replay buffer, EMA) is measured like (b). Memory: every 0.1 s while an arm runs, the
+resident set (VmRSS) and proportional set (Pss: shared pages divided among the processes sharing them) of
+the arm's process and all its descendants (the tutorial's DataLoader workers) are summed; the peaks of
+those sums are reported. The RSS sum counts pages a forked worker shares with its parent twice; the PSS
+sum does not.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import resource
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -42,8 +47,53 @@ from facegan.training.step import GANStep, make_optimizers  # noqa: E402
 from facegan.training.trainer import train  # noqa: E402
 
 
-def rss_mib(who: int = resource.RUSAGE_SELF) -> float:
-    return resource.getrusage(who).ru_maxrss / 1024  # kilobytes on Linux
+def _tree(pid: int) -> list[int]:
+    """``pid`` and every process descended from it."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo += children.get(p, [])
+    return out
+
+
+def _memory_kib(pid: int) -> tuple[int, int]:
+    """(VmRSS, Pss) summed over ``pid``'s process tree, in KiB (0 for a process already gone)."""
+    rss = pss = 0
+    for p in _tree(pid):
+        try:
+            rss += int(next(line for line in Path(f"/proc/{p}/status").read_text().splitlines()
+                            if line.startswith("VmRSS:")).split()[1])
+            pss += int(next(line for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines()
+                            if line.startswith("Pss:")).split()[1])
+        except (OSError, StopIteration):
+            pass
+    return rss, pss
+
+
+def run_arm(name: str, work: Path, args) -> dict:
+    """Arm ``name`` in a process of its own; its result and the peaks of its process tree's memory."""
+    cmd = [sys.executable, __file__, "--arm", name, "--work", str(work), "--images", str(args.images),
+           "--epochs", str(args.epochs), "--device", args.device]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    peak_rss = peak_pss = 0
+    while proc.poll() is None:
+        rss, pss = _memory_kib(proc.pid)
+        peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, pss)
+        time.sleep(0.1)
+    out = proc.stdout.read()
+    if proc.returncode:
+        raise SystemExit(f"arm {name} failed ({proc.returncode})")
+    return {**json.loads(out.strip().splitlines()[-1]), "rss": peak_rss / 1024, "pss": peak_pss / 1024}
 
 
 def reference(root: Path, epochs: int) -> dict:
@@ -101,6 +151,17 @@ def _rates(t0: float, marks: list[tuple[float, int]]) -> dict:
             "images": n_end, "seconds": t_end - t0}
 
 
+ARMS = {
+    "a": ("(a) reference: PyTorch DCGAN tutorial", lambda w, a: reference(w / "data", a.epochs)),
+    "b": ("(b) facegan trainer, dcgan-paper",
+          lambda w, a: trainer("dcgan-paper", str(w / "data" / "faces"), w / "runs", a.epochs, a.images, a.device)),
+    "c": ("(c) bare facegan step, dcgan-paper, batch in memory",
+          lambda w, a: bare_step("dcgan-paper", a.images // 128, a.device)),
+    "stable": ("facegan trainer, stable-64",
+               lambda w, a: trainer("stable-64", str(w / "data" / "faces"), w / "runs", a.epochs, a.images, a.device)),
+}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--images", type=int, default=5120, help="images in the data set (default 5120)")
@@ -108,7 +169,13 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="1,024 images, 2 epochs")
     ap.add_argument("--skip-stable", action="store_true", help="leave out the stable-64 arm")
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--arm", choices=tuple(ARMS), help=argparse.SUPPRESS)
+    ap.add_argument("--work", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.arm:  # a child: one arm, its result as JSON on the last line
+        os.environ["FACEGAN_CACHE_DIR"] = str(Path(args.work) / "cache")
+        print(json.dumps(ARMS[args.arm][1](Path(args.work), args)))
+        return
     if args.quick:
         args.images = 1024
     if args.images < 256 or args.epochs < 1:
@@ -116,39 +183,25 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        os.environ["FACEGAN_CACHE_DIR"] = str(tmp / "cache")  # a first use, and nothing left behind
         what = make_images(tmp / "data", args.images)
-        source = str(tmp / "data" / "faces")
         print(f"data: {what}; 64 px, batch 128, {args.epochs} epoch(s) of {args.images} images per arm; "
               f"{os.cpu_count()} CPU cores, torch {torch.__version__}, {torch.get_num_threads()} threads, "
               f"device {pick_device(args.device)}", flush=True)
-        rows = []
+        rows = {}
+        for key in [k for k in ARMS if not (k == "stable" and args.skip_stable)]:
+            print(f"  running {ARMS[key][0]} ...", flush=True)
+            rows[key] = {**run_arm(key, tmp, args), "name": ARMS[key][0]}
 
-        def arm(name: str, fn, *a) -> dict:
-            print(f"  running {name} ...", flush=True)
-            r = fn(*a)
-            r.update(name=name, rss=rss_mib())
-            rows.append(r)
-            return r
-
-        a = arm("(a) reference: PyTorch DCGAN tutorial", reference, tmp / "data", args.epochs)
-        a["rss_workers"] = rss_mib(resource.RUSAGE_CHILDREN)
-        b = arm("(b) facegan trainer, dcgan-paper", trainer, "dcgan-paper", source, tmp / "runs",
-                args.epochs, args.images, args.device)
-        c = arm("(c) bare facegan step, dcgan-paper, batch in memory", bare_step, "dcgan-paper",
-                args.images // 128, args.device)
-        if not args.skip_stable:
-            arm("facegan trainer, stable-64", trainer, "stable-64", source, tmp / "runs", args.epochs,
-                args.images, args.device)
-
-    print(f"\n{'arm':<54} {'last epoch':>11} {'whole run':>10} {'seconds':>8} {'peak RSS':>9}")
-    for r in rows:
+    print(f"\n{'arm':<54} {'last epoch':>11} {'whole run':>10} {'seconds':>8} {'peak RSS':>9} {'peak PSS':>9}")
+    for r in rows.values():
         print(f"{r['name']:<54} {r['last']:>11,.1f} {r['all']:>10,.1f} {r['seconds']:>8.1f} "
-              f"{r['rss']:>6,.0f} MiB")
-    print(f"(images/s; peak RSS is this process's high-water mark so far; the tutorial's DataLoader workers "
-          f"peaked at {a['rss_workers']:,.0f} MiB)")
+              f"{r['rss']:>5,.0f} MiB {r['pss']:>5,.0f} MiB")
+    print("(images/s; memory: peaks of the sums over each arm's process and its workers, read every 0.1 s)")
+    a, b, c = rows["a"], rows["b"], rows["c"]
     print(f"\nb/a = {b['last'] / a['last']:.2f}  (goal >= 1.5; whole runs {b['all'] / a['all']:.2f})")
     print(f"b/c = {b['last'] / c['last']:.2f}  (goal >= 0.95)")
+    print(json.dumps({k: {"last": r["last"], "all": r["all"], "rss_mib": r["rss"], "pss_mib": r["pss"]}
+                      for k, r in rows.items()}))
 
 
 if __name__ == "__main__":

@@ -187,6 +187,11 @@ def architecture_of(cfg: Config) -> dict:
     return architecture(json.dumps(d, sort_keys=True))
 
 
+def prepared(data_cfg: DataConfig):
+    """The prepared data set of ``data_cfg`` (built first if it is not in the cache), kept open."""
+    return _prepared(json.dumps(dataclasses.asdict(data_cfg), sort_keys=True))
+
+
 @st.cache_resource(max_entries=2, show_spinner="Opening the prepared faces…")
 def _prepared(data_json: str):
     from facegan.config import Config
@@ -208,16 +213,14 @@ def _demo_run(stamp):
 
 def real_count(run_path: str | Path, data_cfg: DataConfig | None = None) -> int:
     """How many faces the run's own prepared data set (or ``data_cfg``'s) holds."""
-    data_cfg = data_cfg or RunDir.open(run_path).config().data
-    return len(_prepared(json.dumps(dataclasses.asdict(data_cfg), sort_keys=True)).images)
+    return len(prepared(data_cfg or RunDir.open(run_path).config().data).images)
 
 
 def real_images(run_path: str | Path, indices, data_key: str | None = None,
                 data_cfg: DataConfig | None = None) -> np.ndarray | None:
     """Images ``indices`` of the run's own prepared data set (or ``data_cfg``'s, as an evaluation indexes
     them), or None when that data set is not the one ``data_key`` names (it changed since)."""
-    data_cfg = data_cfg or RunDir.open(run_path).config().data
-    data = _prepared(json.dumps(dataclasses.asdict(data_cfg), sort_keys=True))
+    data = prepared(data_cfg or RunDir.open(run_path).config().data)
     if data_key is not None and data.key != data_key:
         return None
     return np.asarray(data.images[np.asarray(indices, dtype=np.int64)])

@@ -28,6 +28,11 @@ def uploads_root() -> Path:
     return cache_root() / "uploads"
 
 
+def subsets_root() -> Path:
+    """Where the Data page writes the subset files of the selections it trains on (beside uploads)."""
+    return cache_root() / "subsets"
+
+
 def default_config(preset: str = DEFAULT_PRESET, overrides: dict | None = None) -> Config:
     """Preset ``preset`` with the dashboard's runs folder and ``overrides``."""
     return from_preset(preset, {"run.runs_root": str(runs_root()), **(overrides or {})})

@@ -17,15 +17,16 @@ from .presets import DEFAULT_PRESET, PRESETS, from_preset, preset
 
 # -- shared options ----------------------------------------------------------------------------------
 
-def _add_config_args(p: argparse.ArgumentParser, *, data_required: bool = False) -> None:
+def _add_config_args(p: argparse.ArgumentParser, *, data_required: bool = False, data: bool = True) -> None:
     g = p.add_argument_group("configuration")
     g.add_argument("--preset", default=None, help=f"starting configuration: {', '.join(PRESETS)} "
                    f"(default {DEFAULT_PRESET}, or the --config file's)")
     g.add_argument("--config", metavar="FILE", help="a config.json to start from (e.g. a run's)")
     g.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override any setting, e.g. --set model.latent_dim=128 (repeatable)")
-    g.add_argument("--data", required=data_required, metavar="SOURCE",
-                   help="'synthetic', a folder or .zip of images, or celeba:PATH / ffhq:PATH")
+    if data:  # (a command whose source is its positional argument has no --data)
+        g.add_argument("--data", required=data_required, metavar="SOURCE",
+                       help="'synthetic', a folder or .zip of images, or celeba:PATH / ffhq:PATH")
     g.add_argument("--resolution", type=int, metavar="R", help="32, 64 or 128")
     g.add_argument("--crop", help="auto, center, face or none")
     g.add_argument("--limit", type=int, metavar="N", help="use only the first N images")
@@ -103,6 +104,51 @@ def cmd_data_preview(args) -> int:
     save_png(grid(data.images[idx]), args.out, scale=args.scale)
     print(f"wrote {args.out}: {n} of {data.kept} prepared images from {data.source}")
     return 0
+
+
+def cmd_curate(args) -> int:
+    from .data.cache import prepare
+    from .data.curate import curate, selection
+    from .data.subset import write_subset
+    from .io import atomic_write_json
+    args.data = args.source
+    cfg = config_from_args(args)
+    if cfg.data.subset:
+        raise FaceganError("data.subset: curate looks at the whole data set (its image numbers are what a subset "
+                           "names); leave data.subset out")
+    if args.clusters is not None and args.clusters < 1:
+        raise FaceganError(f"--clusters: got {args.clusters}; allowed: a whole number of 1 or more")
+    keep_clusters = _id_list(args.keep_clusters, "--keep-clusters") if args.keep_clusters else None
+    for out in (args.out, args.subset):
+        if out and _out_folder(out):
+            raise FaceganError(f"--out/--subset: got the folder {out}; allowed: a .json file to write")
+    data = prepare(cfg.data, progress=_progress_bar("preparing"))
+    cur = curate(data, args.clusters, device=args.device, progress=_progress_bar("embedding"))
+    if args.out:
+        _write_out(args.out, atomic_write_json, args.out, cur.to_json(), None)
+    print(cur.summary())
+    if args.out:
+        print(f"wrote {args.out}")
+    if args.subset:
+        keep = selection(cur, keep_clusters=keep_clusters, drop_outliers=args.drop_outliers,
+                         drop_duplicates=args.drop_duplicates)
+        parts = [f"clusters {', '.join(map(str, keep_clusters))}" if keep_clusters else "all clusters"]
+        parts += ["outliers dropped"] * args.drop_outliers + ["near-duplicates dropped"] * args.drop_duplicates
+        _write_out(args.subset, write_subset, args.subset, data.key, data.kept, keep, "; ".join(parts))
+        print(f"wrote {args.subset}: keeps {len(keep)} of {data.kept} images ({'; '.join(parts)}); train on them "
+              f"with --set data.subset={args.subset}")
+    elif keep_clusters or args.drop_outliers or args.drop_duplicates:
+        raise FaceganError("--keep-clusters, --drop-outliers and --drop-duplicates choose what a subset file keeps: "
+                           "give --subset FILE.json to write it")
+    return 0
+
+
+def _id_list(text: str, option: str) -> list[int]:
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise FaceganError(f"{option}: got {text!r}; allowed: cluster numbers separated by commas, "
+                           "e.g. 1,2,5") from None
 
 
 def cmd_config(args) -> int:
@@ -531,6 +577,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", type=int, default=1, choices=range(1, 9), metavar="K",
                    help="enlarge the grid K times (pixels stay sharp)")
     p.set_defaults(func=cmd_data_preview)
+
+    p = sub.add_parser("curate", help="clusters, outliers and near-duplicates of a data set (EfficientNet-Lite0 "
+                       "embeddings); optionally a subset file to train on the part you choose")
+    p.add_argument("source", metavar="SOURCE", help="'synthetic', a folder or .zip of images, or celeba:PATH / "
+                   "ffhq:PATH (prepared as training prepares it: give the same --resolution, --crop, --limit)")
+    _add_config_args(p, data=False)
+    p.add_argument("--clusters", type=int, default=None, metavar="K", help="how many clusters (default: the best "
+                   "silhouette of 8 to 12)")
+    p.add_argument("--out", metavar="FILE.json", help="write every image's cluster, the outliers and the "
+                   "near-duplicate groups as JSON")
+    p.add_argument("--subset", metavar="FILE.json", help="write a subset file (for --set data.subset=FILE.json) "
+                   "keeping what the next three options say")
+    p.add_argument("--keep-clusters", metavar="IDS", help="with --subset: keep only these clusters, e.g. 1,3")
+    p.add_argument("--drop-outliers", action="store_true", help="with --subset: leave the outliers out")
+    p.add_argument("--drop-duplicates", action="store_true", help="with --subset: keep one image of each "
+                   "near-duplicate group")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
+    p.set_defaults(func=cmd_curate)
 
     p = sub.add_parser("train", help="train a GAN into a run folder (or continue one with --resume)")
     _add_config_args(p)

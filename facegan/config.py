@@ -51,6 +51,9 @@ class DataConfig:
                                "(0.6 of a CelebA-aligned image is forehead to chin).", lo=0.2, hi=1.0)
     limit: Optional[int] = opt(None, "Use only the first N images of the source (quick runs, tests). "
                                "Empty: all.", lo=1)
+    subset: Optional[str] = opt(None, "Train on only some of the prepared images: a subset JSON file (written by "
+                                "'python -m facegan curate --keep …' or the Data page's 'Look closer') for this "
+                                "data set. Empty: all.")
     synthetic_count: int = opt(4000, "How many built-in synthetic faces to draw.", lo=16, hi=1_000_000)
     synthetic_seed: int = opt(0, "Seed of the built-in synthetic faces; the same seed draws the same faces.",
                               lo=0, hi=2**31 - 1)

@@ -90,8 +90,9 @@ with c1:
 with c2:
     st.caption(PRESETS[preset].summary)
     src = store.get("data.source") or "?"
-    st.caption(f"Faces: **{'built-in' if src == 'synthetic' else src}** at {store.get('data.resolution')} px "
-               "(change them on the Data page or in the Data tab below).")
+    chosen = " (only the faces chosen on the Data page's *Look closer*)" if store.get("data.subset") else ""
+    st.caption(f"Faces: **{'built-in' if src == 'synthetic' else src}**{chosen} at {store.get('data.resolution')} "
+               "px (change them on the Data page or in the Data tab below).")
 
 cfg, errors = collect(store)
 config_form(errors)

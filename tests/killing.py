@@ -9,6 +9,11 @@ Used by tests/test_faults.py (a few kills) and scripts/soak.py (many). Each chil
 - ``grid``: at its N-th epoch end, just before or just after writing the epoch's sample grid;
 - ``log``: in its N-th metrics.jsonl append, after writing half the line (a torn record).
 
+One more, never drawn at random (``modes=("epoch-end",)``): ``epoch-end`` lets a checkpoint be taken on
+an epoch's last step (the time-based one), lets the epoch end write its grid and record, and dies as
+the epoch-end checkpoint begins: the resume starts from that last step with the epoch's record already
+logged, which it must trim (the soak once found it logged twice).
+
 The hooks wrap the functions the trainer calls in the child process only (``python -m tests.killing
 MODE N HALF -- ARGS``): the trainer itself runs unchanged. A kill before the first checkpoint leaves
 nothing to resume; the run is then started again, as the trainer's message tells a person to do.
@@ -31,6 +36,7 @@ from facegan.training.run_dir import RunDir
 
 ROOT = Path(__file__).resolve().parents[1]
 MODES = ("random", "checkpoint", "grid", "log")
+STEPS_PER_EPOCH = 4  # of the tiny run below (64 faces, batch 16)
 SECONDS_PER_EPOCH = 0.15  # of the tiny run below on this 2-core machine; only scales the random delays
 
 
@@ -90,14 +96,14 @@ def kill_and_resume(run_dir: Path, kills: int, *, seed: int = 0, epochs: int = 3
             return out
         i = len(out.kills)
         mode = modes[i] if i < len(modes) else rng.choice(modes)
-        n = rng.randint(1, 4 if mode == "grid" else 8)
+        n = rng.randint(1, 4 if mode in ("grid", "epoch-end") else 8)
         rc, err = _run_child(run_dir, args, mode, n, rng, timeout)
         if rc == 0:  # the kill came too late: the run finished; give it more epochs and try again
             out.finished_early += 1
             out.epochs += 2
             continue
         assert rc == -signal.SIGKILL, f"training exited with {rc} instead of being killed: {err}"
-        check = check_run(run_dir)
+        check = check_run(run_dir, after_kill=True)
         assert check.ok, f"after kill {i + 1} ({mode} {n}): {check.problems}"
         out.kills.append(Kill(mode, n, resume, check))
         if on_kill:
@@ -168,6 +174,19 @@ def _child(mode: str, n: int, half: bool, argv: list[str]) -> int:
                 real_png(*a, **kw)
             _die()
         trainer.save_png = save_png
+    elif mode == "epoch-end":
+        real_save = trainer.save_checkpoint
+        armed = {"on": False}
+        trainer.Control.checkpoint_requested = lambda self: True  # a checkpoint after every step
+
+        def save(path, payload):
+            if armed["on"]:  # the epoch-end checkpoint after a checkpoint on the epoch's last step
+                _die()
+            written = real_save(path, payload)
+            if payload["batch"] == STEPS_PER_EPOCH and nth():
+                armed["on"] = True
+            return written
+        trainer.save_checkpoint = save
     elif mode == "log":
         real_log = RunDir.log
 

@@ -36,7 +36,8 @@ def _field_values(key: str) -> st.SearchStrategy:
         lo_, hi_ = (lo if lo is not None else -1e6), (hi if hi is not None else 1e6)
         options.append(st.floats(lo_ - 2, hi_ + 2).map(lambda v: f"{v:g}"))
         if isinstance(f.default, int) and not isinstance(f.default, bool):
-            options.append(st.integers(int(lo_) - 2, int(min(hi_, 64)) + 2).map(str))
+            # small values (big ones build big networks), but never below the field's own lower limit
+            options.append(st.integers(int(lo_) - 2, max(int(lo_), int(min(hi_, 64))) + 2).map(str))
     return st.one_of(*options)
 
 

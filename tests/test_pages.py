@@ -95,6 +95,34 @@ def test_data_page_prepares_built_in_faces_and_carries_them_to_train(runs_root):
     assert at.selectbox(key="cfg.data.resolution").value == 32
 
 
+def test_data_page_looks_closer_and_trains_on_the_groups_kept(runs_root):
+    at = page("pages/data.py")
+    at.number_input(key="data_page.data.synthetic_count").set_value(64)
+    at.selectbox(key="data_page.data.resolution").set_value(32).run()
+    at.button[0].click().run()  # Prepare and check
+    at.button(key="look_closer").click().run()
+    assert not at.exception, at.exception
+    groups = [c for c in at.checkbox if c.key.startswith("look_group_")]
+    assert len(groups) >= 8 and all(c.value for c in groups)
+    assert {m.label: m.value for m in at.metric}["Faces kept"].endswith("of 64")
+    at.checkbox(key="look_group_1").uncheck().run()
+    dropped = set(at.session_state["curation"].clusters[0]["indices"])
+    kept = {m.label: m.value for m in at.metric}["Faces kept"]
+    at.button(key="look_train").click().run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Train"
+    subset = at.session_state["fg_config"]["data.subset"]
+    keep = json.loads(Path(subset).read_text())["keep"]
+    assert kept == f"{len(keep)} of 64" and not dropped & set(keep)
+    assert at.text_input(key="cfg.data.subset").value == subset
+    assert "only the faces chosen" in texts(at, "caption")
+    at.switch_page("pages/data.py").run()
+    at.button[0].click().run()  # the closer look is still there, saying a selection is in use
+    assert "Training uses a selection" in texts(at, "info")
+    next(b for b in at.button if b.label == "Use all faces").click().run()
+    assert at.session_state["fg_config"]["data.subset"] is None
+
+
 def test_data_page_counts_skipped_files_with_reasons(runs_root, tmp_path):
     import numpy as np
     from PIL import Image
@@ -271,6 +299,20 @@ def test_train_shows_why_a_job_failed(runs_root, tmp_path):
     at.run()
     assert "does not exist" in texts(at, "error") and "Failed" in texts(at, "markdown")
     assert not at.button(key="train_start").disabled
+
+
+def test_train_refuses_a_subset_written_for_other_faces(runs_root, tmp_path):
+    from facegan.data.subset import write_subset
+    other = tmp_path / "other.json"
+    write_subset(other, "0123456789abcdef0123", 10, [1, 2])
+    at = page("pages/train.py")
+    set_tiny(at, 1)
+    at.text_input(key="cfg.data.subset").input(str(other)).run()
+    at.button(key="train_start").click().run()
+    wait_for(lambda: job.status().state == "failed", "the job to fail")
+    at.run()
+    assert "written for data set 0123456789abcdef0123" in texts(at, "error")
+    assert not list(runs_root.iterdir())  # no run folder: nothing was trained on the wrong faces
 
 
 def test_job_messages_show_warnings_once_and_the_error_with_details():

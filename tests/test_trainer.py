@@ -172,6 +172,31 @@ def test_nan_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, monkeypa
     assert all(torch.isfinite(v).all() for v in ckpt["G"].values() if v.is_floating_point())
 
 
+def test_weights_gone_bad_between_logged_steps_are_never_checkpointed(tmp_path, monkeypatch):
+    """Steps are logged every 4th step and a checkpoint is due after every step. Step 7's update leaves a
+    generator weight NaN while the losses it computed first are finite, and step 7 is not logged: the
+    checkpoint guard is what must stop the run, before last.pt holds the bad weights."""
+    real_call = step_mod.GANStep.__call__
+    calls = {"n": 0}
+
+    def poisoned(self, real):
+        stats = real_call(self, real)
+        calls["n"] += 1
+        if calls["n"] == 7:
+            with torch.no_grad():
+                weight = next(self.G.parameters())
+                weight[(0,) * weight.dim()] = float("nan")
+        return stats
+    monkeypatch.setattr(step_mod.GANStep, "__call__", poisoned)
+    with pytest.raises(TrainingDiverged, match=r"step 7 .*generator's weights became NaN"):
+        train(tiny(tmp_path, extra=["epochs=3", "log_every=4", "checkpoint_minutes=1e-6"]))
+    run = RunDir(tmp_path / "run")
+    ckpt = load_checkpoint(run.checkpoint_path("last"))
+    assert ckpt["step"] == 6  # step 6's checkpoint (epoch 1's end), the last with good weights
+    assert all(torch.isfinite(v).all() for net in ("G", "D") for v in ckpt[net].values() if v.is_floating_point())
+    assert [r["step"] for r in run.read_metrics() if r["kind"] == "step"] == [4]  # step 8 was never reached
+
+
 def test_the_log_records_each_start_checkpoint_and_how_training_ended(tmp_path, monkeypatch):
     from facegan.config import Config
     from facegan.training import records

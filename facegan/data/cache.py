@@ -1,9 +1,11 @@
 """The prepared-data cache: decode, crop and resize a source once; every later use reads a memory map.
 
 A cache entry is a folder named by a hash of the source's content listing (names, sizes, mtimes or
-CRCs) and the preprocessing, holding ``images.u8`` (raw uint8, N x R x R x 3) and ``meta.json``
-(shape, kept and skipped counts). It is built in a ``*.partial-*`` folder and renamed into place only
-when complete, so an interrupted build is never found, let alone trusted.
+CRCs) and the preprocessing, holding ``images.u8`` (raw uint8, N x R x R x 3), ``meta.json``
+(shape, kept and skipped counts) and ``names.json`` (each kept image's file name, in order; entries
+built before it existed lack it). It is built in a ``*.partial-*`` folder and renamed into place only
+when complete, so an interrupted build is never found, let alone trusted. Whatever else is computed from
+the images once (the curation embeddings) is kept in the same folder, so it goes when the entry does.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -27,6 +29,7 @@ from ..errors import FaceganError
 from ..io import atomic_write_json, display_name, fsync_dir
 from .decode import REASONS, SkipImage
 from .sources import Prep, Source, open_source, resolve_prep
+from .subset import load_subset, subset_key
 
 CACHE_VERSION = 1  # bump when the stored format or the preprocessing code changes
 EXAMPLES_PER_REASON = 5
@@ -57,13 +60,15 @@ class PreparedData:
     examples: dict[str, list[str]] = field(default_factory=dict)
     reused: bool = False
     seconds: float = 0.0
+    names: list[str] | None = None  # each image's file name; None for an entry built without names.json
+    subset: dict | None = None      # set by facegan.data.subset when only chosen images are kept
 
     def summary(self) -> dict:
         """What `prepare --json` prints and what a run records of its data."""
         return {"kept": self.kept, "skipped": self.skipped, "skipped_total": sum(self.skipped.values()),
                 "examples": self.examples, "cache": str(self.path), "key": self.key, "source": self.source,
                 "resolution": self.prep.resolution, "crop": self.prep.crop, "reused": self.reused,
-                "seconds": round(self.seconds, 3)}
+                "seconds": round(self.seconds, 3), **({"subset": self.subset} if self.subset else {})}
 
 
 def cache_key(source: Source, prep: Prep) -> str:
@@ -76,7 +81,8 @@ def cache_key(source: Source, prep: Prep) -> str:
 def prepare(cfg: DataConfig, *, root: Path | None = None, progress: Progress | None = None,
             workers: int | None = None) -> PreparedData:
     """Prepared images for ``cfg``: reused from the cache when the source and preprocessing are
-    unchanged, built (in parallel) otherwise."""
+    unchanged, built (in parallel) otherwise; only the images ``cfg.subset`` keeps, when it names a
+    subset file (its own key then, see :mod:`.subset`)."""
     t0 = time.perf_counter()
     source = open_source(cfg)
     prep = resolve_prep(cfg, source)
@@ -93,6 +99,8 @@ def prepare(cfg: DataConfig, *, root: Path | None = None, progress: Progress | N
                                "check free disk space and permissions, or set FACEGAN_CACHE_DIR elsewhere")
     else:
         data.reused = True
+    if cfg.subset:
+        data = _keep_subset(data, cfg.subset)
     data.seconds = time.perf_counter() - t0
     return data
 
@@ -109,7 +117,28 @@ def _open_entry(folder: Path, source: Source, prep: Prep, key: str) -> PreparedD
     except (OSError, ValueError, KeyError, TypeError):
         return None
     images = np.memmap(folder / "images.u8", dtype=np.uint8, mode="r", shape=(n, r, r, 3))
-    return PreparedData(images, folder, key, source.describe(), prep, n, meta["skipped"], meta["examples"])
+    return PreparedData(images, folder, key, source.describe(), prep, n, meta["skipped"], meta["examples"],
+                        names=_names(folder, source, n))
+
+
+def _keep_subset(data: PreparedData, path: str) -> PreparedData:
+    """Only the images the subset file ``path`` keeps (in memory), under a key of their own: reference
+    statistics, evaluations and resumes then never mix the subset with the whole set."""
+    keep, info = load_subset(path, data.key, data.kept)
+    return replace(data, images=np.ascontiguousarray(data.images[keep]), key=subset_key(data.key, keep),
+                   kept=len(keep), names=[data.names[i] for i in keep] if data.names else None, subset=info)
+
+
+def _names(folder: Path, source: Source, kept: int) -> list[str] | None:
+    """The kept images' file names: from names.json, or (an entry built before it) the source's entries
+    when none was skipped while loading; None when that cannot be known without decoding again."""
+    try:
+        names = json.loads((folder / "names.json").read_text())
+        if isinstance(names, list) and len(names) == kept:
+            return names
+    except (OSError, ValueError):
+        pass
+    return [display_name(e.name) for e in source.entries] if len(source.entries) == kept else None
 
 
 def _build(final: Path, source: Source, prep: Prep, key: str, progress: Progress | None,
@@ -164,6 +193,7 @@ def _build(final: Path, source: Source, prep: Prep, key: str, progress: Progress
         with open(partial / "images.u8", "r+b") as f:
             f.truncate(len(keep) * r * r * 3)
             os.fsync(f.fileno())
+        atomic_write_json(partial / "names.json", [display_name(source.entries[i].name) for i in keep], indent=None)
         atomic_write_json(partial / "meta.json", {
             "version": CACHE_VERSION, "key": key, "source": source.describe(), "kept": len(keep),
             "resolution": r, "crop": prep.crop, "skipped": skipped, "examples": examples,

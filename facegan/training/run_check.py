@@ -4,7 +4,9 @@
 inconsistent: a checkpoint that does not load (or whose name disagrees with its epoch), a step logged
 twice or never, epoch records out of order or for epochs no checkpoint reached. A run killed a moment
 ago may have logged steps past its last checkpoint (a resume trims them) and a torn last line; neither
-is a problem. With ``epochs`` it also checks that the run finished exactly that many epochs.
+is a problem. The temporary file of an atomic write cut short (``.NAME.*.tmp``) is one, unless
+``after_kill``: a SIGKILL can leave one behind (the next resume removes it), a write that failed must not.
+With ``epochs`` it also checks that the run finished exactly that many epochs.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ class RunCheck:
         return not self.problems
 
 
-def check_run(path: str | Path, *, epochs: int | None = None) -> RunCheck:
+def check_run(path: str | Path, *, epochs: int | None = None, after_kill: bool = False) -> RunCheck:
     """Every inconsistency of the run folder at ``path`` (see the module docstring)."""
     run = RunDir(path)
     out = RunCheck(run.path)
@@ -47,10 +49,7 @@ def check_run(path: str | Path, *, epochs: int | None = None) -> RunCheck:
     epoch_of: dict[str, int] = {}
     if run.checkpoints_dir.is_dir():
         for p in sorted(run.checkpoints_dir.iterdir()):
-            if p.name.startswith("."):
-                out.temporaries.append(p.name)
-                continue
-            if p.suffix != ".pt":
+            if p.suffix != ".pt" or p.name.startswith("."):
                 continue
             try:
                 ckpt = load_checkpoint(p)
@@ -59,6 +58,9 @@ def check_run(path: str | Path, *, epochs: int | None = None) -> RunCheck:
                 continue
             out.checkpoints[p.name] = int(ckpt["step"])
             epoch_of[p.name] = int(ckpt["epoch"])
+    out.temporaries = [p.name for p in run.temporaries()]
+    if out.temporaries and not after_kill:
+        out.problems.append(f"temporary files left by a write cut short: {', '.join(out.temporaries[:5])}")
     for n, p in run.epoch_checkpoints():
         if p.name in epoch_of and epoch_of[p.name] != n:
             out.problems.append(f"{p.name} holds epoch {epoch_of[p.name]}")

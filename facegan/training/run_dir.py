@@ -157,11 +157,15 @@ class RunDir:
             atomic_write_bytes(self.metrics_path, text.encode())
         return len(records) - len(keep)
 
+    def temporaries(self) -> list[Path]:
+        """The temporary files of atomic writes that never finished (``.NAME.*.tmp``)."""
+        return sorted(p for folder in (self.path, self.checkpoints_dir, self.samples_dir) if folder.is_dir()
+                      for p in folder.glob(".*.tmp") if p.is_file())
+
     def remove_temporaries(self) -> list[Path]:
-        """Delete the temporary files of atomic writes a killed run left behind (``.NAME.*.tmp``);
-        returns them. Only a resume calls this: no other process writes the run then."""
-        found = [p for folder in (self.path, self.checkpoints_dir, self.samples_dir) if folder.is_dir()
-                 for p in folder.glob(".*.tmp") if p.is_file()]
+        """Delete the temporary files of atomic writes a killed run left behind; returns them. Only a
+        resume calls this: no other process writes the run then."""
+        found = self.temporaries()
         for p in found:
             p.unlink(missing_ok=True)
         return found

@@ -204,6 +204,12 @@ def train(cfg: Config, *, resume: str | Path | None = None, control: Control | N
     if resume:
         # train() may be handed any configuration: it must be one a resume of this run allows.
         dist.share(lambda: resume_config(run, cfg))
+        # ... and the images must be the ones it trained on (a subset file edited since would change them)
+        trained_on = dist.share(lambda: (run.meta().get("data") or {}).get("key"))
+        if trained_on and trained_on != data.key:
+            raise FaceganError(f"cannot resume {run.path}: its images have changed since it started (data key "
+                               f"{trained_on}, now {data.key}: the source's files or the data.subset file differ); "
+                               "put them back as they were, or start a new run")
         # Rank 0 reads the checkpoint and hands it to the others, which may not see its file system.
         ckpt = dist.share(lambda: _read_last(run, device if not dist.active else "cpu"))
         pos, z_fixed, history = _restore(ckpt, run.checkpoint_path("last"), G, D, opt_g, opt_d, step)
@@ -240,6 +246,11 @@ def train(cfg: Config, *, resume: str | Path | None = None, control: Control | N
         improved) unless the weights have gone bad."""
         if stats is not None and not all_finite(stats):
             raise TrainingDiverged(_diverged_message(run, pos, _floats(stats)))
+        # an update can make the weights non-finite while the losses it started from were fine
+        bad = [name for name, net in (("the generator's weights", G), ("the discriminator's weights", D))
+               if not all_finite(dict(net.named_parameters()))]
+        if bad:
+            raise TrainingDiverged(_diverged_message(run, pos, {}, " and ".join(bad)))
         if not dist.main:
             return
         payload = {
@@ -377,8 +388,8 @@ def _warn(write, run: RunDir, emit: Event, epoch: int, step: int, message: str) 
     emit("warning", record)
 
 
-def _diverged_message(run: RunDir, pos: Position, stats: dict) -> str:
-    bad = ", ".join(k for k, v in stats.items() if isinstance(v, float) and not math.isfinite(v)) or "a loss"
+def _diverged_message(run: RunDir, pos: Position, stats: dict, bad: str = "") -> str:
+    bad = bad or ", ".join(k for k, v in stats.items() if isinstance(v, float) and not math.isfinite(v)) or "a loss"
     return (f"training diverged at step {pos.step} (epoch {pos.epoch + 1}): {bad} became NaN or infinite. "
             f"The run stopped; its last good checkpoint is {run.checkpoint_path('last')}. Try lower learning "
             "rates, spectral norm in D, or label smoothing")
