@@ -47,7 +47,7 @@ from facegan.training.step import GANStep, make_optimizers  # noqa: E402
 from facegan.training.trainer import train  # noqa: E402
 
 
-def _tree(pid: int) -> list[int]:
+def process_tree(pid: int) -> list[int]:
     """``pid`` and every process descended from it."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
@@ -69,7 +69,7 @@ def _tree(pid: int) -> list[int]:
 def _memory_kib(pid: int) -> tuple[int, int]:
     """(VmRSS, Pss) summed over ``pid``'s process tree, in KiB (0 for a process already gone)."""
     rss = pss = 0
-    for p in _tree(pid):
+    for p in process_tree(pid):
         try:
             rss += int(next(line for line in Path(f"/proc/{p}/status").read_text().splitlines()
                             if line.startswith("VmRSS:")).split()[1])
