@@ -30,7 +30,8 @@ def main() -> None:
     args = ap.parse_args()
     device = pick_device(args.device)
     configs = {"plain": from_preset(args.preset, ["tricks.diffaugment="]),
-               "diffaugment": from_preset(args.preset, [f"tricks.diffaugment={POLICY}", "tricks.augment_p=1"]),
+               "diffaugment": from_preset(args.preset, [f"tricks.diffaugment={POLICY}", "tricks.augment_p=1",
+                                                        "tricks.augment_adaptive=false"]),
                "adaptive": from_preset(args.preset, [f"tricks.diffaugment={POLICY}", "tricks.augment_p=0.5",
                                                      "tricks.augment_adaptive=true"])}
     batch = configs["plain"].optim.batch_size

@@ -12,8 +12,9 @@ for a snapshot of G, and the few seconds that takes count as that arm's running 
 generator is measured too (FID, KID, 1-NN, precision and recall): a table by minute and, with
 ``--plot``, a PNG of FID over running minutes, one line per arm.
 
-Every arm is its own process, trained on the same JPEGs (CelebA-10k from ../shared/data, 64 px, centre
-crop for everyone as the tutorial's Resize + CenterCrop does; synthetic faces when it is absent). The
+Every arm is its own process, trained on the same pixels: CelebA-10k from ../shared/data (synthetic faces
+when it is absent) prepared as facegan prepares it by default (the face crop for CelebA, 64 px); the
+tutorial reads those images as PNG files, where its Resize + CenterCrop change nothing. The
 CPU is shared with whatever else runs, so the arms are never run side by side: they take turns in slices
 (SIGSTOP/SIGCONT of each arm's process group, DataLoader workers included) until each has had exactly
 ``--minutes`` of running wall time, and each arm's CPU seconds are printed beside it, so a changing load
@@ -21,6 +22,10 @@ falls on all arms alike. Then each is stopped gracefully (facegan's first SIGINT
 reference saves its G) and ``--n`` faces of each are compared with ``--n`` real faces (facegan.metrics;
 the real statistics are cached by facegan.metrics.reference). The reference's G is sampled both in eval
 mode (as facegan samples) and in train mode (as the tutorial's grids are); the better FID is its score.
+
+With ``--work DIR`` the runs, snapshots and scores stay in DIR: training ends by writing DIR/trained.json,
+each score is appended to DIR/scores.jsonl as it is made, and the same command run again skips what is
+done (so a scoring cut short by a session's end goes on where it stopped).
 """
 
 from __future__ import annotations
@@ -74,7 +79,7 @@ class Arm:
 def facegan_arm(spec: str, source: str, folder: Path, seed: int) -> Arm:
     """``spec`` is a preset name followed by key=value overrides, e.g. 'dcgan-paper model.ema=true'."""
     preset, *overrides = shlex.split(spec)
-    argv = [sys.executable, "-m", "facegan", "train", "--data", source, "--preset", preset, "--crop", "center",
+    argv = [sys.executable, "-m", "facegan", "train", "--data", source, "--preset", preset,
             "--epochs", "100000", "--seed", str(seed), "--run-dir", str(folder / "run")]
     for o in overrides:
         argv += ["--set", o]
@@ -171,10 +176,11 @@ def stop(arm: Arm, timeout_s: float = 300) -> None:
         time.sleep(0.2)
 
 
-def generated_features(arm: Arm, n: int, features: str, seed: int,
-                       saved: Path | None = None) -> dict[str, np.ndarray]:
+def generated_features(arm: Arm, n: int, features: str, seed: int, saved: Path | None = None,
+                       modes: tuple[str, ...] = ("eval", "train")) -> dict[str, np.ndarray]:
     """{sampling mode: features of n generated faces}; latents from facegan.generate.latents(seed). The
-    arm's final generator, or the one ``saved`` (a snapshot)."""
+    arm's final generator, or the one ``saved`` (a snapshot). facegan samples in eval mode; the tutorial's
+    G in each of ``modes``."""
     from facegan.generate import generate, latents, load_generator
     from facegan.images import to_uint8
     from facegan.metrics.features import extract
@@ -190,8 +196,12 @@ def generated_features(arm: Arm, n: int, features: str, seed: int,
     saved = saved or arm.folder / "G.pt"
     G.load_state_dict(torch.load(saved, map_location="cpu"))
     arm.result.update(steps=json.loads(saved.with_suffix(".json").read_text())["iterations"], ema=False)
-    out = {"eval": extract((generate(G.eval(), z[i:i + 256]) for i in range(0, n, 256)), features,
-                           device="cpu", total=n)}
+    out = {}
+    if "eval" in modes:
+        out["eval"] = extract((generate(G.eval(), z[i:i + 256]) for i in range(0, n, 256)), features,
+                              device="cpu", total=n)
+    if "train" not in modes:
+        return out
     G.train()  # BatchNorm on the batch's own statistics, as the tutorial's netG(fixed_noise) grids
 
     def train_mode_batches():
@@ -216,32 +226,51 @@ def main() -> None:
                     "every MIN minutes of its running time")
     ap.add_argument("--plot", type=Path, help="with --every: write a PNG of FID over running minutes here")
     ap.add_argument("--out", type=Path, help="also write the results as JSON here")
+    ap.add_argument("--work", type=Path, help="keep the arms' runs, snapshots and scores in this folder (default: "
+                    "a temporary one); run the same command again to finish an evaluation that was cut short")
     ap.add_argument("--quick", action="store_true", help="1 minute each, lite0 features, 256 faces")
     args = ap.parse_args()
     if args.quick:
         args.minutes, args.features, args.n, args.slice = 1.0, "lite0", 256, 10.0
     specs = args.arm or [RECOMMENDED_PRESET]
 
+    t_start = time.perf_counter()
+    if args.work:
+        args.work.mkdir(parents=True, exist_ok=True)
+        run(args, specs, args.work)
+    else:
+        with tempfile.TemporaryDirectory(prefix="quality-budget-") as tmp:
+            run(args, specs, Path(tmp))
+    print(f"whole benchmark {(time.perf_counter() - t_start) / 60:.1f} min; peak RSS of this (evaluating) "
+          f"process {_self_rss_mib():.0f} MiB")
+
+
+def run(args, specs: list[str], work: Path) -> None:
+    """Train every arm (unless ``work`` holds a finished training), then score what is not scored yet."""
     from facegan.config import DataConfig
     from facegan.data.cache import prepare
-    from facegan.metrics.evaluate import compare
-    from facegan.metrics.reference import from_features, reference
 
-    t_start = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="quality-budget-") as tmp:
-        tmp = Path(tmp)
-        what = make_images(tmp / "data", 10000)
-        # The zip itself when there is one (its prepared cache and real statistics are then reused
-        # across runs); otherwise the extracted folder, which the reference reads as well.
-        source = str(CELEBA) if CELEBA.is_file() else str(tmp / "data" / "faces")
-        data = prepare(DataConfig(source=source, resolution=64, crop="center"))
-        print(f"data: {what}; 64 px centre crop, batch 128; each arm {args.minutes:g} min of running wall "
-              f"time in {args.slice:g} s turns; {os.cpu_count()} CPU cores shared with other work; torch "
-              f"{torch.__version__}", flush=True)
-
-        arms = [Arm(REFERENCE, [sys.executable, str(HERE / "reference_dcgan.py"), str(tmp / "data"),
-                                str(tmp / "arm0" / "G.pt")], tmp / "arm0")]
-        arms += [facegan_arm(s, source, tmp / f"arm{i + 1}", args.seed) for i, s in enumerate(specs)]
+    source = str(CELEBA) if CELEBA.is_file() else str(work / "jpegs" / "faces")
+    if not CELEBA.is_file() and not (work / "jpegs").exists():
+        make_images(work / "jpegs", 10000)
+    # Everyone trains on the same pixels: the crop facegan gives this source by default (the face crop
+    # for CelebA), at 64 px. The tutorial reads them as PNG files, where its Resize(64) + CenterCrop(64)
+    # change nothing.
+    data = prepare(DataConfig(source=source, resolution=64))
+    what = (f"{'CelebA-10k' if CELEBA.is_file() else 'synthetic faces'}, {data.kept} images, 64 px, "
+            f"crop {data.prep.crop!r}")
+    state = work / "trained.json"
+    if state.is_file():
+        trained = json.loads(state.read_text())
+        print(f"data: {what}; training finished earlier ({state}); scoring what is left", flush=True)
+    else:
+        if not (work / "pngs" / "faces").is_dir():
+            write_pngs(data.images, work / "pngs")
+        print(f"data: {what}; batch 128; each arm {args.minutes:g} min of running wall time in {args.slice:g} s "
+              f"turns; {os.cpu_count()} CPU cores shared with other work; torch {torch.__version__}", flush=True)
+        arms = [Arm(REFERENCE, [sys.executable, str(HERE / "reference_dcgan.py"), str(work / "pngs"),
+                                str(work / "arm0" / "G.pt")], work / "arm0")]
+        arms += [facegan_arm(s, source, work / f"arm{i + 1}", args.seed) for i, s in enumerate(specs)]
         for arm in arms:
             start(arm)
         try:
@@ -255,45 +284,92 @@ def main() -> None:
         bad = [a for a in arms if a.returncode != 0]
         if bad:
             raise SystemExit(f"{bad[0].name} exited with status {bad[0].returncode}; see its log.txt")
+        trained = {"data": what, "minutes": args.minutes, "every": args.every, "arms": [
+            {"name": a.name, "folder": str(a.folder), "ran_s": round(a.ran_s, 1),
+             "cpu_s": round(a.rusage.ru_utime + a.rusage.ru_stime, 1), "peak_rss_mib": round(a.rusage.ru_maxrss / 1024),
+             "snapshots": [[m, str(p)] for m, p in a.snapshots]} for a in arms]}
+        state.write_text(json.dumps(trained, indent=1))
+    rows, curve = score(trained, data, args, work / "scores.jsonl")
+    report(rows, curve, trained, args)
 
-        t_eval = time.perf_counter()
-        real = reference(data, args.features, args.n, device="cpu")
-        print(f"real statistics: {real.count} faces, {args.features}, "
-              f"{'cached' if real.reused else f'computed in {time.perf_counter() - t_eval:.0f} s'}", flush=True)
-        rows, curve = [], []
-        names = ["fid", "kid", "knn", "precision_recall"] if args.every else ["fid", "kid", "knn"]
-        for arm in arms:
-            for minutes, saved in arm.snapshots:
-                for mode, feats in generated_features(arm, args.n, args.features, args.seed, saved).items():
-                    scores, _ = compare(real, from_features(feats, {"features": args.features}), names)
-                    curve.append({"arm": arm.name, "sampling": mode, "minutes": minutes,
-                                  "steps": arm.result["steps"], **_headline(scores)})
-            for mode, feats in generated_features(arm, args.n, args.features, args.seed).items():
-                scores, _ = compare(real, from_features(feats, {"features": args.features}), names)
-                ru = arm.rusage
-                rows.append({"arm": arm.name, "sampling": mode, "steps": arm.result["steps"],
-                             "images_seen": arm.result["steps"] * 128, "ran_s": round(arm.ran_s, 1),
-                             "cpu_s": round(ru.ru_utime + ru.ru_stime, 1), "peak_rss_mib": round(ru.ru_maxrss / 1024),
-                             **_headline(scores), "ema": arm.result["ema"]})
-                if args.every:
-                    curve.append({"arm": arm.name, "sampling": mode, "minutes": args.minutes,
-                                  "steps": arm.result["steps"], **_headline(scores)})
-        eval_s = time.perf_counter() - t_eval
 
+def write_pngs(images: np.ndarray, root: Path) -> None:
+    """The prepared images as an ImageFolder (one class folder) of lossless PNGs."""
+    from PIL import Image
+    out = root / "faces"
+    part = root / "faces.part"
+    shutil.rmtree(part, ignore_errors=True)
+    part.mkdir(parents=True)
+    for i, image in enumerate(images):
+        Image.fromarray(np.asarray(image)).save(part / f"{i:06d}.png", compress_level=1)
+    part.rename(out)
+
+
+def score(trained: dict, data, args, path: Path) -> tuple[list[dict], list[dict]]:
+    """Score every arm's final generator, then every snapshot (the tutorial's in both sampling modes);
+    each score is appended to ``path`` as it is made, and scores already there are not made again."""
+    from facegan.metrics.evaluate import compare
+    from facegan.metrics.reference import from_features, reference
+
+    done = {}
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            if line.strip():
+                r = json.loads(line)
+                done[(r["arm"], r["sampling"], r["minutes"])] = r
+    t_eval = time.perf_counter()
+    real = reference(data, args.features, args.n, device="cpu")
+    print(f"real statistics: {real.count} faces, {args.features}, "
+          f"{'cached' if real.reused else f'computed in {time.perf_counter() - t_eval:.0f} s'}", flush=True)
+    names = ["fid", "kid", "knn", "precision_recall"]
+    jobs = [(a, trained["minutes"], None) for a in trained["arms"]]
+    jobs += sorted(((a, m, Path(p)) for a in trained["arms"] for m, p in a["snapshots"]), key=lambda j: j[1])
+    for info, minutes, saved in jobs:
+        arm = Arm(info["name"], [], Path(info["folder"]))
+        wanted = ("eval", "train") if arm.is_reference else ("eval",)
+        modes = [m for m in wanted if (arm.name, m, minutes) not in done]
+        if not modes:
+            continue
+        t0 = time.perf_counter()
+        feats = generated_features(arm, args.n, args.features, args.seed, saved, modes=tuple(modes))
+        for mode, f in feats.items():
+            scores, _ = compare(real, from_features(f, {"features": args.features}), names)
+            r = {"arm": arm.name, "sampling": mode, "minutes": minutes, "steps": arm.result["steps"],
+                 "ema": arm.result["ema"], **_headline(scores)}
+            with open(path, "a") as fh:
+                fh.write(json.dumps(r) + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            done[(arm.name, mode, minutes)] = r
+        print(f"  {time.strftime('%H:%M:%S')} scored {arm.name} at {minutes:g} min in {time.perf_counter() - t0:.0f} s",
+              file=sys.stderr, flush=True)
+    rows, curve = [], []
+    for info in trained["arms"]:
+        for (name, mode, minutes), r in sorted(done.items(), key=lambda kv: kv[0][2]):
+            if name != info["name"]:
+                continue
+            curve.append(r)
+            if minutes == trained["minutes"]:
+                rows.append({**r, "images_seen": r["steps"] * 128, "ran_s": info["ran_s"], "cpu_s": info["cpu_s"],
+                             "peak_rss_mib": info["peak_rss_mib"]})
+    return rows, curve
+
+
+def report(rows: list[dict], curve: list[dict], trained: dict, args) -> None:
     print(f"\n{'arm':<58} {'G mode':<7} {'steps':>6} {'run s':>6} {'CPU s':>6} {'RSS MiB':>8} "
           f"{'FID':>8} {'KID':>8} {'1-NN':>6}")
     for r in rows:
         print(f"{r['arm']:<58} {r['sampling']:<7} {r['steps']:>6} {r['ran_s']:>6.0f} {r['cpu_s']:>6.0f} "
               f"{r['peak_rss_mib']:>8} {r['fid']:>8.2f} {r['kid']:>8.4f} {r['knn']:>6.3f}")
     ref_fid = min(r["fid"] for r in rows if r["arm"] == REFERENCE)
-    print(f"\n{args.features} features, {args.n} generated vs {args.n} real faces; 1-NN is the leave-one-out "
-          "accuracy (0.5 is ideal). G mode: BatchNorm in eval mode (running statistics) or train mode. "
-          "Peak RSS: the arm's process (the reference's largest DataLoader worker counted if larger).")
+    print(f"\n{trained['data']}; {args.features} features, {args.n} generated vs {args.n} real faces; 1-NN is the "
+          "leave-one-out accuracy (0.5 is ideal). G mode: BatchNorm in eval mode (running statistics) or train "
+          "mode. Peak RSS: the arm's process (the reference's largest DataLoader worker counted if larger).")
     for r in rows:
         if r["arm"] != REFERENCE:
-            print(f"FID ratio {r['arm']} / reference (its better mode): {r['fid'] / ref_fid:.3f}  (goal <= 0.75)")
-    if curve:
-        print(f"\nevery {args.every:g} min of each arm's running time ({args.features}, {args.n} vs {args.n}):")
+            print(f"FID ratio {r['arm']} / reference (its better mode): {r['fid'] / ref_fid:.3f}")
+    if trained["every"]:
+        print(f"\nevery {trained['every']:g} min of each arm's running time ({args.features}, {args.n} vs {args.n}):")
         print(f"{'arm':<58} {'G mode':<7} {'min':>6} {'steps':>6} {'FID':>8} {'KID':>8} {'prec.':>6} {'recall':>6}")
         for r in curve:
             print(f"{r['arm']:<58} {r['sampling']:<7} {r['minutes']:>6.2f} {r['steps']:>6} {r['fid']:>8.2f} "
@@ -301,12 +377,10 @@ def main() -> None:
         if args.plot:
             plot_fid(curve, args.plot, args.features, args.n)
             print(f"wrote {args.plot}")
-    print(f"evaluation took {eval_s:.0f} s; whole benchmark {(time.perf_counter() - t_start) / 60:.1f} min; "
-          f"peak RSS of this (evaluating) process {_self_rss_mib():.0f} MiB")
     if args.out:
-        args.out.write_text(json.dumps({"features": args.features, "n": args.n, "minutes": args.minutes,
-                                        "every": args.every, "data": what, "rows": rows, "curve": curve},
-                                       indent=1))
+        args.out.write_text(json.dumps({"features": args.features, "n": args.n, "minutes": trained["minutes"],
+                                        "every": trained["every"], "data": trained["data"], "rows": rows,
+                                        "curve": curve}, indent=1))
 
 
 def _headline(scores: dict) -> dict:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from facegan.config import Config, RunConfig
 from facegan.data.cache import cache_root
-from facegan.presets import DEFAULT_PRESET, from_preset
+from facegan.presets import RECOMMENDED_PRESET, from_preset
 
 RUNS_ROOT_ENV = "FACEGAN_RUNS_ROOT"
 
@@ -33,6 +33,6 @@ def subsets_root() -> Path:
     return cache_root() / "subsets"
 
 
-def default_config(preset: str = DEFAULT_PRESET, overrides: dict | None = None) -> Config:
-    """Preset ``preset`` with the dashboard's runs folder and ``overrides``."""
+def default_config(preset: str = RECOMMENDED_PRESET, overrides: dict | None = None) -> Config:
+    """Preset ``preset`` (the recommended one unless named) with the dashboard's runs folder and ``overrides``."""
     return from_preset(preset, {"run.runs_root": str(runs_root()), **(overrides or {})})

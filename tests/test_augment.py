@@ -104,6 +104,8 @@ def test_gradients_pass_through_every_op(ops):
     x = torch.randn(4, 3, 8, 8, dtype=torch.float64).contiguous(memory_format=torch.channels_last)
     x.requires_grad_(True)
     assert torch.autograd.gradcheck(lambda t: diff_augment(t, ops, uniform_from(8, 4)), (x,))
+    # Twice differentiable, as R1 needs (its penalty is a gradient of D through the augmented reals).
+    assert torch.autograd.gradgradcheck(lambda t: diff_augment(t, ops, uniform_from(8, 4)), (x,))
     y = diff_augment(x, ops, uniform_from(8, 4))
     (grad,) = torch.autograd.grad((y * torch.randn_like(y)).sum(), x)
     assert grad.abs().sum() > 0

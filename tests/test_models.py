@@ -60,7 +60,8 @@ def test_output_shapes_every_preset(preset):
     z = torch.randn(2, cfg.model.latent_dim)
     assert G(z).shape == (2, 3, r, r)
     assert D(G(z)).shape == (2,)
-    assert r == {"dcgan-paper": 64, "stable-64": 64, "quick-64": 64, "first-faces": 32, "faces-128": 128}[preset]
+    assert r == {"dcgan-paper": 64, "stable-64": 64, "quick-64": 64, "faces-64": 64, "first-faces": 32,
+                 "faces-128": 128}[preset]
 
 
 def test_64px_is_the_pytorch_dcgan_tutorial():

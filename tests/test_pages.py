@@ -191,11 +191,16 @@ def test_train_form_has_every_setting_and_presets(runs_root):
             assert at.get_by_key(key) is not None, f"no widget for {spec.key}"
     assert [t.label for t in at.tabs] == ["Data", "Networks", "Tricks", "Optimiser", "Run"]
     assert len(at.dataframe) == 2  # generator and discriminator layers
-    assert at.selectbox(key="cfg.model.d_norm").value == "batch"
-    at.selectbox(key="train_preset").set_value("stable-64").run()
+    # The page opens on the recommended preset (faces-64: spectral norm in D, EMA, adaptive DiffAugment).
+    assert at.selectbox(key="train_preset").value == "faces-64"
     assert at.selectbox(key="cfg.model.d_norm").value == "spectral"
     assert at.number_input(key="cfg.tricks.real_label.0").value == pytest.approx(0.9)
     assert at.checkbox(key="cfg.model.ema").value is True
+    assert at.checkbox(key="cfg.tricks.augment_adaptive").value is True
+    at.selectbox(key="train_preset").set_value("dcgan-paper").run()
+    assert at.selectbox(key="cfg.model.d_norm").value == "batch"
+    assert at.number_input(key="cfg.tricks.real_label.0").value == pytest.approx(1.0)
+    assert at.checkbox(key="cfg.model.ema").value is False
 
 
 def test_train_shows_validation_messages_at_the_field(runs_root):
