@@ -307,7 +307,8 @@ def write_pngs(images: np.ndarray, root: Path) -> None:
 
 def score(trained: dict, data, args, path: Path) -> tuple[list[dict], list[dict]]:
     """Score every arm's final generator, then every snapshot (the tutorial's in both sampling modes);
-    each score is appended to ``path`` as it is made, and scores already there are not made again."""
+    each score is appended to ``path`` as it is made, and scores already there for the same features and
+    count are not made again."""
     from facegan.metrics.evaluate import compare
     from facegan.metrics.reference import from_features, reference
 
@@ -316,7 +317,8 @@ def score(trained: dict, data, args, path: Path) -> tuple[list[dict], list[dict]
         for line in path.read_text().splitlines():
             if line.strip():
                 r = json.loads(line)
-                done[(r["arm"], r["sampling"], r["minutes"])] = r
+                if (r["features"], r["n"]) == (args.features, args.n):
+                    done[(r["arm"], r["sampling"], r["minutes"])] = r
     t_eval = time.perf_counter()
     real = reference(data, args.features, args.n, device="cpu")
     print(f"real statistics: {real.count} faces, {args.features}, "
@@ -334,8 +336,8 @@ def score(trained: dict, data, args, path: Path) -> tuple[list[dict], list[dict]
         feats = generated_features(arm, args.n, args.features, args.seed, saved, modes=tuple(modes))
         for mode, f in feats.items():
             scores, _ = compare(real, from_features(f, {"features": args.features}), names)
-            r = {"arm": arm.name, "sampling": mode, "minutes": minutes, "steps": arm.result["steps"],
-                 "ema": arm.result["ema"], **_headline(scores)}
+            r = {"arm": arm.name, "sampling": mode, "minutes": minutes, "features": args.features, "n": args.n,
+                 "steps": arm.result["steps"], "ema": arm.result["ema"], **_headline(scores)}
             with open(path, "a") as fh:
                 fh.write(json.dumps(r) + "\n")
                 fh.flush()
