@@ -2,6 +2,7 @@
 field, and the step applying it to everything D sees."""
 
 import math
+import warnings
 
 import pytest
 import torch
@@ -9,7 +10,7 @@ import torch
 from facegan.errors import ConfigError
 from facegan.models import build_networks
 from facegan.presets import from_preset
-from facegan.training import GANStep, make_optimizers
+from facegan.training import GANStep, augment, make_optimizers
 from facegan.training.augment import ADA_INTERVAL, AdaptiveP, color, diff_augment, shift_and_cut
 
 from .helpers import run_cli
@@ -104,11 +105,55 @@ def test_gradients_pass_through_every_op(ops):
     x = torch.randn(4, 3, 8, 8, dtype=torch.float64).contiguous(memory_format=torch.channels_last)
     x.requires_grad_(True)
     assert torch.autograd.gradcheck(lambda t: diff_augment(t, ops, uniform_from(8, 4)), (x,))
-    # Twice differentiable, as R1 needs (its penalty is a gradient of D through the augmented reals).
-    assert torch.autograd.gradgradcheck(lambda t: diff_augment(t, ops, uniform_from(8, 4)), (x,))
     y = diff_augment(x, ops, uniform_from(8, 4))
     (grad,) = torch.autograd.grad((y * torch.randn_like(y)).sum(), x)
     assert grad.abs().sum() > 0
+
+
+def test_the_uncompiled_transform_is_twice_differentiable(monkeypatch):
+    """The function itself, as a penalty on the raw input would need (the compiled kernel is
+    differentiable once; R1 and WGAN-GP differentiate D at its augmented input, so training needs no more)."""
+    monkeypatch.setattr(augment, "fused_transform", augment.transform)
+    x = torch.randn(4, 3, 8, 8, dtype=torch.float64).contiguous(memory_format=torch.channels_last)
+    x.requires_grad_(True)
+    ops = ("color", "translation", "cutout")
+    assert torch.autograd.gradgradcheck(lambda t: diff_augment(t, ops, uniform_from(8, 4)), (x,))
+
+
+def test_the_compiled_augmentation_computes_what_the_uncompiled_does(monkeypatch):
+    """Values and gradients of the fused kernel against the eager function, on the trainer's layout, with
+    every op and a p that skips some images; both differ at most by float rounding."""
+    x = torch.randn(16, 3, 16, 16).contiguous(memory_format=torch.channels_last).requires_grad_(True)
+    ops, p = ("color", "translation", "cutout"), torch.tensor(0.5)
+    fused = augment.Fused(augment.transform)
+    outs, grads = [], []
+    for fn in (augment.transform, fused):
+        monkeypatch.setattr(augment, "fused_transform", fn)
+        y = diff_augment(x, ops, uniform_from(11, 16), p)
+        (g,) = torch.autograd.grad((y * torch.linspace(-1, 1, y.numel()).view_as(y)).sum(), x)
+        outs.append(y.detach()), grads.append(g)
+    assert fused.compiled is not None and not fused.failed
+    torch.testing.assert_close(outs[1], outs[0], rtol=0, atol=1e-5)
+    torch.testing.assert_close(grads[1], grads[0], rtol=0, atol=1e-5)
+
+
+def test_a_failed_compile_warns_once_and_runs_uncompiled(monkeypatch):
+    def broken(fn, **kwargs):
+        def call(*args):
+            raise RuntimeError("no C++ compiler")
+        return call
+    monkeypatch.setattr(torch, "compile", broken)
+    fused = augment.Fused(augment.transform)
+    x = torch.randn(4, 3, 8, 8)
+    # Brightness +0.25, saturation and contrast factors of one: x + 0.25.
+    draws = {"brightness": torch.full((4, 1, 1, 1), 0.75), "saturation": torch.full((4, 1, 1, 1), 0.5),
+             "contrast": torch.full((4, 1, 1, 1), 0.5)}
+    with pytest.warns(UserWarning, match="uncompiled.*no C\\+\\+ compiler"):
+        y = fused(x, draws, None)
+    assert fused.failed and torch.equal(y, x + 0.25)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert torch.equal(fused(x, draws, None), x + 0.25)
 
 
 def test_p_applies_each_op_to_that_share_of_images():
