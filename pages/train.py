@@ -17,10 +17,12 @@ from facegan.presets import PRESETS
 from facegan.runs import check_run_name, run_path
 from facegan.training.run_dir import RunDir
 
-REFRESH_S = 1.5  # the progress line
-# The curves and grid cost the server and the browser (on the same CPU as the training) more than the
-# progress line; they change little in 5 s.
-CHARTS_S = 5.0
+# Every refresh costs the browser CPU, on a laptop the same CPU as the training (measured by
+# benchmarks/dashboard_overhead.py: at 1.5 s and 5 s the watched run was 0.89x the headless one, nearly all
+# of it Chromium's time). The progress line moves enough in 2.5 s; the curves and the grid, costlier to
+# draw, change little in 10 s (an epoch of a first run takes 3-20 s).
+REFRESH_S = 2.5  # the progress line
+CHARTS_S = 10.0
 
 page_header("Train", "Pick a preset, adjust anything you like, press Start. Training runs in the "
                        "background: switch pages or close the tab, it carries on.", "pages/train.py")
