@@ -97,7 +97,7 @@ def home() -> None:
                 st.switch_page(TRAIN)
             c1, c2, c3 = st.columns(3)
             c1.page_link(DATA, label="Use your own photos", icon=":material/photo_library:")
-            c2.page_link(EXPLORE, label="See faces from a finished run", icon=":material/face:")
+            c2.page_link(EXPLORE, label="Explore a finished run", icon=":material/face:")
             c3.page_link(RUNS, label="Compare runs", icon=":material/stacked_line_chart:")
         st.subheader("The built-in practice faces", anchor=False)
         st.caption("Drawn by facegan itself, so everything works with no download. Each seed draws new faces.")

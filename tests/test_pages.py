@@ -54,7 +54,7 @@ def test_home_has_shortcuts_and_the_idle_job(runs_root):
     at = page()
     assert at.title[0].value == "facegan"
     links = {link.label for link in at.get("page_link")}
-    assert "See faces from a finished run" in links
+    assert "Explore a finished run" in links
     assert "Nothing is training yet" in texts(at, "caption")
     # The main shortcut switches the data back to the built-in faces and opens Train.
     at.switch_page("pages/data.py").run()
