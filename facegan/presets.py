@@ -25,6 +25,8 @@ _STABLE_64 = {"data.resolution": 64, "optim.batch_size": 128,
               "tricks.real_label": (0.9, 0.9), "tricks.flip_p": 0.02,
               "tricks.replay_capacity": 2048, "tricks.replay_fraction": 0.25}
 
+_QUICK_64 = {**_STABLE_64, "model.g_width": 32, "model.d_width": 32}  # quick-64, and faces-64 on top of it
+
 PRESETS: dict[str, Preset] = {p.name: p for p in [
     Preset("dcgan-paper",
            "The DCGAN paper / PyTorch tutorial baseline: 64 px, BatchNorm, BCE, Adam 2e-4 (0.5, 0.999), "
@@ -38,12 +40,12 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
     Preset("quick-64",
            "stable-64 at half width (32 channels in G and D): ~2.7x the steps per minute, so the best faces "
            "from a short run on a CPU (README, Performance).",
-           {**_STABLE_64, "model.g_width": 32, "model.d_width": 32}),
+           _QUICK_64),
     Preset("faces-64",
            "The recipe to train faces with on a CPU: quick-64 with DiffAugment (colour, translation, cutout) "
            "at an adaptive probability that starts at 0 and rises only as far as D needs to stop memorising "
            "the faces; the best FID of four recipes for the same 30 minutes on CelebA-10k (README, Performance).",
-           {**_STABLE_64, "model.g_width": 32, "model.d_width": 32, "tricks.diffaugment": "color,translation,cutout",
+           {**_QUICK_64, "tricks.diffaugment": "color,translation,cutout",
             "tricks.augment_adaptive": True, "tricks.augment_p": 0.0}),
     Preset(FIRST_RUN_PRESET,
            "A first run that ends on faces: the built-in faces at 32 px with the DCGAN paper's recipe, 60 "

@@ -87,20 +87,23 @@ def _whole(u: torch.Tensor, count: int) -> torch.Tensor:
     return (u * count).floor().long().clamp_(max=count - 1)
 
 
+# Per op, in the order they apply: the names of its per-image values, their shape after the batch
+# dimension, and the values that have a coin (an image the coin skips gets that value's identity).
+_DRAWS = {"color": (("brightness", "saturation", "contrast"), (1, 1, 1), ("brightness", "saturation", "contrast")),
+          "translation": (("dy", "dx"), (), ("shift",)),
+          "cutout": (("top", "left"), (), ("top",))}
+
+
 def draw(ops: tuple[str, ...], uniform: Uniform, coins: bool) -> dict[str, torch.Tensor]:
     """Every U[0, 1) number one augmentation of a batch needs, in a fixed order: per op its values, then
     (with ``coins``) one coin per value that has an identity. Coins are drawn whatever p is, so an
     adaptive run's stream of random numbers does not depend on p."""
-    names = {"color": ("brightness", "saturation", "contrast"), "translation": ("dy", "dx"),
-             "cutout": ("top", "left")}
-    shapes = {"color": (1, 1, 1), "translation": (), "cutout": ()}
-    coined = {"color": names["color"], "translation": ("shift",), "cutout": ("top",)}
     draws = {}
-    for op in ("color", "translation", "cutout"):
+    for op, (names, shape, coined) in _DRAWS.items():
         if op in ops:
-            draws.update({name: uniform(*shapes[op]) for name in names[op]})
+            draws.update({name: uniform(*shape) for name in names})
             if coins:
-                draws.update({f"{name}_coin": uniform(*shapes[op]) for name in coined[op]})
+                draws.update({f"{name}_coin": uniform(*shape) for name in coined})
     return draws
 
 
