@@ -397,7 +397,7 @@ def plot_fid(curve: list[dict], path: Path, features: str, n: int) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(8, 5), dpi=100)
+    fig, ax = plt.subplots(figsize=(8, 5.5), dpi=100)
     for arm in dict.fromkeys(r["arm"] for r in curve):
         points: dict[float, float] = {}
         for r in curve:
@@ -408,7 +408,8 @@ def plot_fid(curve: list[dict], path: Path, features: str, n: int) -> None:
     ax.set_xlabel("running minutes of training (arms take turns on the same CPU)")
     ax.set_ylabel(f"FID ({features}, {n} vs {n} faces; lower is better)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    # Under the axes: inside them the legend hid the early points, where the lines start highest.
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), frameon=False)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
