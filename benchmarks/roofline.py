@@ -13,8 +13,11 @@ In one run, on the machine it runs on:
    (the before/after of each change, measured side by side): the weight gradient of small maps as a matrix
    product (``facegan/models/convs.py``) and normal noise drawn in chunks on every thread
    (``facegan/models/layers.py``);
-4. whether oneDNN ran AMX kernels for the step's convolutions (from its verbose log), and the ten ops that
-   took the most time (``torch.profiler``).
+4. whether oneDNN ran AMX kernels for the step's convolutions (from its verbose log), the ten ops that
+   took the most time (``torch.profiler``), and the floor the kernels set: the time a step spends in its
+   convolutions and matrix products, and the fraction of the peak the step would reach if nothing else took
+   time (``matrix_ops_fraction``); and each convolution's GFLOP/s in oneDNN alone (forward, input gradient,
+   weight gradient), which says which layers hold the step back.
 
 Prints tables; the last line is JSON: ``{"peak_bf16", "peak_fp32", "peak_conv_bf16", "amx": {name: "AMX calls/calls"},
 "presets": {name: {"gflop_per_image", "images_per_s", "gflops", "fraction", "trainer_images_per_s", ...}},
@@ -166,11 +169,61 @@ def onednn_kernels(step, real: torch.Tensor) -> collections.Counter:
     return kernels
 
 
-def top_ops(step, real: torch.Tensor, n: int = 10) -> str:
+# The ops that do the FLOPs the step is counted for: oneDNN's convolutions (forward and both gradients) and the
+# matrix products of the small-map weight gradient. Their time is a floor under the step's: with every other op
+# (BatchNorm, activations, copies, the optimiser) free, the step could not beat these kernels.
+MATRIX_OPS = ("aten::mkldnn_convolution", "aten::convolution_backward", "aten::mm", "aten::addmm", "aten::bmm")
+
+
+def profile_step(step, real: torch.Tensor, n: int = 10, steps: int = 2) -> tuple[str, float, float]:
+    """The ``n`` ops that took the most time in ``steps`` steps (a table); the seconds a step spent in all
+    ops and in :data:`MATRIX_OPS` (self time on the calling thread, which waits for each op's threads)."""
     from torch.profiler import ProfilerActivity, profile
+    step(real)
     with profile(activities=[ProfilerActivity.CPU]) as prof:
-        step(real), step(real)
-    return prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=n)
+        for _ in range(steps):
+            step(real)
+    ops = prof.key_averages()
+    total = sum(e.self_cpu_time_total for e in ops) / 1e6 / steps
+    matrix = sum(e.self_cpu_time_total for e in ops if e.key in MATRIX_OPS) / 1e6 / steps
+    return ops.table(sort_by="self_cpu_time_total", row_limit=n), total, matrix
+
+
+def layer_rates(step, real: torch.Tensor, reps: int = 5) -> list[dict]:
+    """GFLOP/s of each convolution of the step's G and D in oneDNN alone (``torch.nn.functional`` and
+    ``aten.convolution_backward``, not facegan's small-map path), bf16 and channels-last at the step's batch
+    size: forward, input gradient and weight gradient."""
+    from torch import nn
+    shapes: list[tuple[str, nn.Module, torch.Size]] = []
+    hooks = [m.register_forward_pre_hook(lambda m, args, name=f"{net} {name}": shapes.append((name, m, args[0].shape)))
+             for net, module in (("G", step.G), ("D", step.D)) for name, m in module.named_modules()
+             if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+    try:
+        with torch.no_grad():
+            step.D(step.G(torch.zeros(real.shape[0], step.cfg.model.latent_dim, device=real.device)))
+    finally:
+        for h in hooks:
+            h.remove()
+    rows = []
+    for name, m, shape in shapes:
+        transposed = isinstance(m, nn.ConvTranspose2d)
+        s, p = m.stride[0], m.padding[0]
+        x = torch.randn(shape, dtype=torch.bfloat16, device=real.device).contiguous(memory_format=torch.channels_last)
+        w = m.weight.detach().to(torch.bfloat16).contiguous(memory_format=torch.channels_last)
+        conv = (lambda: F.conv_transpose2d(x, w, None, s, p)) if transposed else (lambda: F.conv2d(x, w, None, s, p))
+        y = conv()
+        gy = torch.randn_like(y)
+        small = x if transposed else y  # the map a kernel tap is applied at
+        flops = 2 * small.shape[0] * small.shape[2] * small.shape[3] * w.shape[0] * w.shape[1] * w.shape[2] * w.shape[3]
+
+        def grad(which: int):
+            mask = [which == 0, which == 1, False]
+            return lambda: torch.ops.aten.convolution_backward(gy, x, w, None, [s, s], [p, p], [1, 1], transposed,
+                                                               [0, 0], 1, mask)
+        rows.append({"layer": f"{name} {tuple(shape[1:])}", "gflop": round(flops / 1e9, 3),
+                     **{k: round(best_rate(fn, flops, reps)) for k, fn in
+                        (("forward", conv), ("input_grad", grad(0)), ("weight_grad", grad(1)))}})
+    return rows
 
 
 def main() -> None:
@@ -215,7 +268,18 @@ def main() -> None:
             amx[name] = {"calls": sum(kernels.values()), "amx_calls": sum(c for k, c in kernels.items() if "amx" in k),
                          "kernels": dict(kernels)}
             if not args.quick:
-                print(f"\n{name}: the ten ops that took the most time (2 steps)\n{top_ops(step, real)}", flush=True)
+                row["layers"] = layer_rates(step, real)
+                print(f"\n{name}: each convolution in oneDNN alone (GFLOP/s; batch {real.shape[0]}, bf16, "
+                      "channels-last)")
+                print(f"  {'layer (input shape)':<34} {'GFLOP':>6} {'forward':>8} {'input grad':>10} "
+                      f"{'weight grad':>11}")
+                for r in row["layers"]:
+                    print(f"  {r['layer']:<34} {r['gflop']:>6.2f} {r['forward']:>8.0f} {r['input_grad']:>10.0f} "
+                          f"{r['weight_grad']:>11.0f}")
+                table, total_s, matrix_s = profile_step(step, real)
+                print(f"\n{name}: the ten ops that took the most time (2 steps)\n{table}", flush=True)
+                row["profiled_step_ms"], row["matrix_ops_ms"] = total_s * 1e3, matrix_s * 1e3
+                row["matrix_ops_fraction"] = flops * real.shape[0] / matrix_s / 1e9 / peak
             print(f"  {name}: trainer on {what} ...", flush=True)
             t = trainer(name, str(tmp / "data" / "faces"), tmp / "runs", 2, images, str(device))
             row["trainer_images_per_s"] = t["last"]
@@ -234,6 +298,13 @@ def main() -> None:
             after = r["images_per_s_after_noise"]
             print(f"{'':<14} {'':>9} {after:>10.1f} {after * r['gflop_per_image']:>8.0f} "
                   f"{after * r['gflop_per_image'] / peak:>12.1%}  (bare step once the noise layers have faded out)")
+    if any("matrix_ops_ms" in r for r in presets.values()):
+        print("\nthe floor the kernels set: a step's time in its convolutions and matrix products (profiled), and the "
+              "fraction of the bf16 peak the step would reach if nothing else took time:")
+        for name, r in presets.items():
+            if "matrix_ops_ms" in r:
+                print(f"  {name:<14} {r['matrix_ops_ms']:.0f} ms of {r['profiled_step_ms']:.0f} ms a step: at most "
+                      f"{r['matrix_ops_fraction']:.1%} of the bf16 peak")
     print("\nthe step with each change switched off (images/s, taking turns with the step as shipped):")
     for name, r in presets.items():
         c = r["changes"]
