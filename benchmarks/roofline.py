@@ -11,8 +11,8 @@ In one run, on the machine it runs on:
    grids, checkpoints; its last epoch), and each as GFLOP/s and as a fraction of the bf16 matmul peak;
 3. the step with each CPU speed-up of facegan switched off in turn, taking turns with the step as shipped
    (the before/after of each change, measured side by side): the weight gradient of small maps as a matrix
-   product (``facegan/models/convs.py``) and normal noise drawn in chunks on every thread
-   (``facegan/models/layers.py``);
+   product (``facegan/models/convs.py``), normal noise drawn in chunks on every thread and the noise layers'
+   hashed noise fused with its addition (both ``facegan/models/layers.py``);
 4. whether oneDNN ran AMX kernels for the step's convolutions (from its verbose log), the ten ops that
    took the most time (``torch.profiler``), and the floor the kernels set: the time a step spends in its
    convolutions and matrix products, and the fraction of the peak the step would reach if nothing else took
@@ -54,7 +54,8 @@ from facegan.presets import RECOMMENDED_PRESET, from_preset  # noqa: E402
 
 # Each change as (module, attribute, value that switches it off): the fast paths read these at call time.
 CHANGES = {"small-map weight gradient": (convs, "SMALL_MAP", 0),
-           "chunked normal noise": (layers, "CHUNK", 1 << 62)}
+           "chunked normal noise": (layers, "CHUNK", 1 << 62),
+           "hashed noise": (layers, "HASHED_MIN", 1 << 62)}
 
 
 def best_rate(fn, flops: float, reps: int, rounds: int = 3) -> float:

@@ -44,3 +44,10 @@ def wait_for(predicate, what: str, timeout: float, every: float = 0.05):
             return value
         time.sleep(every)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}; status: {job.status()}")
+
+
+def compile_without_a_compiler(fn, **kwargs):
+    """Stands in for ``torch.compile`` on a machine without a C++ compiler: the compiled call raises."""
+    def call(*args):
+        raise RuntimeError("no C++ compiler")
+    return call

@@ -7,13 +7,14 @@ import warnings
 import pytest
 import torch
 
+from facegan.compiled import Fused
 from facegan.errors import ConfigError
 from facegan.models import build_networks
 from facegan.presets import from_preset
 from facegan.training import GANStep, augment, make_optimizers
 from facegan.training.augment import ADA_INTERVAL, AdaptiveP, color, diff_augment, shift_and_cut
 
-from .helpers import run_cli
+from .helpers import compile_without_a_compiler, run_cli
 
 N, H = 64, 32
 
@@ -125,7 +126,7 @@ def test_the_compiled_augmentation_computes_what_the_uncompiled_does(monkeypatch
     every op and a p that skips some images; both differ at most by float rounding."""
     x = torch.randn(16, 3, 16, 16).contiguous(memory_format=torch.channels_last).requires_grad_(True)
     ops, p = ("color", "translation", "cutout"), torch.tensor(0.5)
-    fused = augment.Fused(augment.transform)
+    fused = Fused(augment.transform, "DiffAugment")
     outs, grads = [], []
     for fn in (augment.transform, fused):
         monkeypatch.setattr(augment, "fused_transform", fn)
@@ -138,12 +139,8 @@ def test_the_compiled_augmentation_computes_what_the_uncompiled_does(monkeypatch
 
 
 def test_a_failed_compile_warns_once_and_runs_uncompiled(monkeypatch):
-    def broken(fn, **kwargs):
-        def call(*args):
-            raise RuntimeError("no C++ compiler")
-        return call
-    monkeypatch.setattr(torch, "compile", broken)
-    fused = augment.Fused(augment.transform)
+    monkeypatch.setattr(torch, "compile", compile_without_a_compiler)
+    fused = Fused(augment.transform, "DiffAugment")
     x = torch.randn(4, 3, 8, 8)
     # Brightness +0.25, saturation and contrast factors of one: x + 0.25.
     draws = {"brightness": torch.full((4, 1, 1, 1), 0.75), "saturation": torch.full((4, 1, 1, 1), 0.5),

@@ -2,6 +2,7 @@
 init, and every model switch of the configuration reaching the layers."""
 
 import math
+import warnings
 
 import pytest
 import torch
@@ -18,6 +19,8 @@ from facegan.models import (
     format_architecture,
 )
 from facegan.presets import PRESETS, from_preset
+
+from .helpers import compile_without_a_compiler
 
 SMALL = ["model.g_width=8", "model.d_width=8"]
 
@@ -394,3 +397,66 @@ def test_large_normal_draws_are_the_same_on_any_thread_count_and_look_normal():
     # every chunk is its own stream: no two are alike
     assert max(abs(float(torch.corrcoef(flat)[i, j])) for i in range(4) for j in range(i + 1, 4)) < 0.01
     assert not torch.equal(randn_as(x, torch.Generator().manual_seed(8)), draws[0])
+
+
+# -- The noise layers' hashed noise (facegan/models/layers.py) ---------------------------------------------
+
+def test_hashed_noise_compiled_equals_its_formula_and_is_standard_normal():
+    from facegan.models import layers
+    key, flat = torch.tensor([5, -7], dtype=torch.int32), torch.zeros(1_000_003)  # an odd size: a scalar tail
+    z = layers.hashed_noise(flat, key, torch.tensor(1.0))
+    assert layers.hashed_noise.compiled is not None and not layers.hashed_noise.failed
+    torch.testing.assert_close(z, layers.hashed_noise_add(flat, key, torch.tensor(1.0)), rtol=0, atol=1e-5)
+    assert torch.equal(z, layers.hashed_noise(flat, key.clone(), torch.tensor(1.0)))  # a function of the key
+    assert abs(float(z.mean())) < 0.005 and abs(float(z.std()) - 1) < 0.005
+    # the distribution, not only its moments: quantiles of N(0, 1) within 5 standard errors of a sample
+    # quantile, sqrt(q (1 - q) / n) / pdf(x_q)
+    normal, n = torch.distributions.Normal(0.0, 1.0), 500_000
+    q = torch.tensor([0.001, 0.025, 0.16, 0.5, 0.84, 0.975, 0.999])
+    x_q = normal.icdf(q)
+    se = (q * (1 - q) / n).sqrt() / normal.log_prob(x_q).exp()
+    assert ((torch.quantile(z[:n], q) - x_q).abs() < 5 * se).all()
+    # neighbours are unrelated, and so are the streams of keys that differ in one word, either one
+    assert abs(float(torch.corrcoef(torch.stack([z[:-1], z[1:]]))[0, 1])) < 0.005
+    for other_key in ([6, -7], [5, -8]):
+        other = layers.hashed_noise(flat, torch.tensor(other_key, dtype=torch.int32), torch.tensor(1.0))
+        for a, b in ((z, other), (z.abs(), other.abs()), (z[1:], other[:-1])):
+            assert abs(float(torch.corrcoef(torch.stack([a, b]))[0, 1])) < 0.005, other_key
+        assert float((z == other).float().mean()) < 1e-4
+
+
+def test_noise_layers_add_hashed_noise_from_the_global_rng_keeping_layout_and_gradient(monkeypatch):
+    from facegan.models import layers
+    x = torch.randn(64, 32, 16, 16, dtype=torch.bfloat16).contiguous(memory_format=torch.channels_last)
+    x.requires_grad_(True)
+    assert x.numel() >= layers.HASHED_MIN
+    torch.manual_seed(3)
+    y = layers.add_noise(x, 0.5)
+    assert type(y.grad_fn).__name__ == "_NoiseAddBackward"  # the hashed path ran
+    assert y.dtype == x.dtype and y.is_contiguous(memory_format=torch.channels_last)
+    assert abs(float((y - x).detach().float().std()) - 0.5) < 0.01
+    torch.manual_seed(3)
+    assert torch.equal(layers.add_noise(x, 0.5), y)  # the seeded global RNG decides the noise
+    assert not torch.equal(layers.add_noise(x, 0.5), y)  # and moves on
+    # the gradient is the incoming one, also when differentiated again (R1 and WGAN-GP do)
+    (g,) = torch.autograd.grad((y.float() ** 2).sum(), x, create_graph=True)
+    torch.testing.assert_close(g.float(), 2 * y.detach().float(), rtol=0.01, atol=0.01)
+    (gg,) = torch.autograd.grad(g.float().sum(), x)
+    assert float(gg.float().abs().sum()) > 0
+    small = torch.randn(2, 3, 8, 8, requires_grad=True)
+    assert type(layers.add_noise(small, 0.5).grad_fn).__name__ == "AddBackward0"  # PyTorch's normals
+
+
+def test_a_failed_noise_compile_warns_once_and_draws_seeded_normals(monkeypatch):
+    from facegan.compiled import Fused
+    from facegan.models import layers
+    monkeypatch.setattr(torch, "compile", compile_without_a_compiler)
+    shipped = layers.hashed_noise  # a fresh copy of its wiring, so the module's own is left as it is
+    fused = Fused(shipped.fn, shipped.name, dynamic=shipped.dynamic, fallback=shipped.fallback)
+    flat, key, std = torch.zeros(400_000), torch.tensor([1, 2], dtype=torch.int32), torch.tensor(2.0)
+    with pytest.warns(UserWarning, match="hashed noise runs uncompiled.*no C\\+\\+ compiler"):
+        z = fused(flat, key, std)
+    assert fused.failed and abs(float(z.std()) - 2) < 0.02 and abs(float(z.mean())) < 0.02
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert torch.equal(fused(flat, key, std), z)  # the key still decides the values

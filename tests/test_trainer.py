@@ -94,8 +94,11 @@ def _stop_at(n: int, control: Control):
                    "diffaugment=color,translation,cutout", "augment_adaptive=true", "augment_p=0.2",
                    "augment_speed=1000"]),
 ])
-def test_resume_is_exact(tmp_path, preset, extra):
+def test_resume_is_exact(tmp_path, monkeypatch, preset, extra):
     extra = ["epochs=3", *extra]
+    if preset == "stable-64":  # the noise layers' hashed noise, which full-size layers take, on the tiny ones too
+        from facegan.models import layers
+        monkeypatch.setattr(layers, "HASHED_MIN", 1)
     whole = train(tiny(tmp_path, "whole", preset, extra))
     control = Control()
     first = train(tiny(tmp_path, "split", preset, extra), control=control, on_event=_stop_at(8, control))

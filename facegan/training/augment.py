@@ -29,11 +29,11 @@ torchrun), so augmented runs resume exactly.
 
 from __future__ import annotations
 
-import logging
-import warnings
 from typing import Callable
 
 import torch
+
+from ..compiled import Fused
 
 Uniform = Callable[..., torch.Tensor]
 
@@ -147,41 +147,12 @@ def transform(x: torch.Tensor, draws: dict[str, torch.Tensor], p: torch.Tensor |
     return x
 
 
-class Fused:
-    """``fn`` compiled by ``torch.compile`` for CPU tensors, ``fn`` itself for others.
-
-    Why: augmenting is a chain of small and memory-bound operations (the parameters, means, a
-    multiply-add, an index computation, a gather) that Inductor fuses into a few C++ loops with their
-    backward: measured here on 128 faces of 64 px, forward and backward, about half the time of the eager
-    chain (``benchmarks/augment_cost.py`` gives the share of a training step). One kernel per input
-    shape (``dynamic=False``), so which kernel runs does not depend on the order shapes arrive in and a
-    resumed run computes what an uninterrupted one does. Where compiling is not possible (no C++
-    compiler, an unsupported platform) the first call warns once and ``fn`` runs from then on;
-    ``TORCHDYNAMO_DISABLE=1`` switches compiling off. The compiled function is differentiable once
-    (training needs no more: R1 and WGAN-GP differentiate D at its augmented input); ``fn`` itself is
-    differentiable twice."""
-
-    def __init__(self, fn: Callable[..., torch.Tensor]):
-        self.fn = fn
-        self.compiled: Callable[..., torch.Tensor] | None = None
-        self.failed = False
-
-    def __call__(self, x: torch.Tensor, *args) -> torch.Tensor:
-        if x.device.type != "cpu" or self.failed:
-            return self.fn(x, *args)
-        if self.compiled is None:
-            # Compiling on a machine without CUDA logs "No CUDA runtime is found" once: noise in a CPU run's log.
-            logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
-            self.compiled = torch.compile(self.fn, dynamic=False)
-        try:
-            return self.compiled(x, *args)
-        except Exception as err:  # noqa: BLE001 - any failure to compile; fn itself raises real errors again
-            self.failed = True
-            warnings.warn(f"DiffAugment runs uncompiled (slower): torch.compile failed: {err}", stacklevel=2)
-            return self.fn(x, *args)
-
-
-fused_transform = Fused(transform)
+# Augmenting is a chain of small, memory-bound operations (the parameters, means, a multiply-add, an index
+# computation, a gather): fused, forward and backward take about half the eager chain's time on 128 faces of
+# 64 px (benchmarks/augment_cost.py gives the share of a training step). One kernel per input shape, so a
+# resumed run computes what an uninterrupted one does. The kernel is differentiable once, which training needs
+# (R1 and WGAN-GP differentiate D at its augmented input); transform itself is differentiable twice.
+fused_transform = Fused(transform, "DiffAugment")
 
 
 def diff_augment(x: torch.Tensor, ops: tuple[str, ...], uniform: Uniform,
