@@ -229,6 +229,8 @@ def main() -> None:
     ap.add_argument("--work", type=Path, help="keep the arms' runs, snapshots and scores in this folder (default: "
                     "a temporary one); run the same command again to finish an evaluation that was cut short")
     ap.add_argument("--quick", action="store_true", help="1 minute each, lite0 features, 256 faces")
+    ap.add_argument("--no-reference", action="store_true", help="leave the tutorial out: a rerun of facegan's "
+                    "arms to compare with an earlier run's table (ratios to the tutorial are then not printed)")
     args = ap.parse_args()
     if args.quick:
         args.minutes, args.features, args.n, args.slice = 1.0, "lite0", 256, 10.0
@@ -264,12 +266,13 @@ def run(args, specs: list[str], work: Path) -> None:
         trained = json.loads(state.read_text())
         print(f"data: {what}; training finished earlier ({state}); scoring what is left", flush=True)
     else:
-        if not (work / "pngs" / "faces").is_dir():
+        if not args.no_reference and not (work / "pngs" / "faces").is_dir():
             write_pngs(data.images, work / "pngs")
         print(f"data: {what}; batch 128; each arm {args.minutes:g} min of running wall time in {args.slice:g} s "
               f"turns; {os.cpu_count()} CPU cores shared with other work; torch {torch.__version__}", flush=True)
-        arms = [Arm(REFERENCE, [sys.executable, str(HERE / "reference_dcgan.py"), str(work / "pngs"),
-                                str(work / "arm0" / "G.pt")], work / "arm0")]
+        arms = [] if args.no_reference else [Arm(REFERENCE, [sys.executable, str(HERE / "reference_dcgan.py"),
+                                                             str(work / "pngs"), str(work / "arm0" / "G.pt")],
+                                                         work / "arm0")]
         arms += [facegan_arm(s, source, work / f"arm{i + 1}", args.seed) for i, s in enumerate(specs)]
         for arm in arms:
             start(arm)
@@ -363,13 +366,13 @@ def report(rows: list[dict], curve: list[dict], trained: dict, args) -> None:
     for r in rows:
         print(f"{r['arm']:<58} {r['sampling']:<7} {r['steps']:>6} {r['ran_s']:>6.0f} {r['cpu_s']:>6.0f} "
               f"{r['peak_rss_mib']:>8} {r['fid']:>8.2f} {r['kid']:>8.4f} {r['knn']:>6.3f}")
-    ref_fid = min(r["fid"] for r in rows if r["arm"] == REFERENCE)
+    ref_fids = [r["fid"] for r in rows if r["arm"] == REFERENCE]
     print(f"\n{trained['data']}; {args.features} features, {args.n} generated vs {args.n} real faces; 1-NN is the "
           "leave-one-out accuracy (0.5 is ideal). G mode: BatchNorm in eval mode (running statistics) or train "
           "mode. Peak RSS: the arm's process (the reference's largest DataLoader worker counted if larger).")
     for r in rows:
-        if r["arm"] != REFERENCE:
-            print(f"FID ratio {r['arm']} / reference (its better mode): {r['fid'] / ref_fid:.3f}")
+        if r["arm"] != REFERENCE and ref_fids:
+            print(f"FID ratio {r['arm']} / reference (its better mode): {r['fid'] / min(ref_fids):.3f}")
     if trained["every"]:
         print(f"\nevery {trained['every']:g} min of each arm's running time ({args.features}, {args.n} vs {args.n}):")
         print(f"{'arm':<58} {'G mode':<7} {'min':>6} {'steps':>6} {'FID':>8} {'KID':>8} {'prec.':>6} {'recall':>6}")
