@@ -38,7 +38,7 @@ def randn_as(x: torch.Tensor, generator: torch.Generator | None = None, n: int |
     """Standard normal noise shaped (with ``n`` rows if given), placed and laid out in memory like
     ``x``. Drawn contiguously (by :func:`normal_`) and then viewed in ``x``'s layout: ``randn_like`` on a
     channels_last CPU tensor takes a slow strided path (34 M/s against 190 M/s here)."""
-    channels_last = x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
+    channels_last = not x.is_contiguous() and is_channels_last(x)
     rows = n or x.shape[0]
     shape = (rows, *x.shape[2:], x.shape[1]) if channels_last else (rows, *x.shape[1:])
     out = torch.empty(shape, dtype=x.dtype, device=x.device)
@@ -54,6 +54,12 @@ def randn_as(x: torch.Tensor, generator: torch.Generator | None = None, n: int |
 # the same on every machine.
 CHUNK = 1 << 18
 _pool: tuple[int, ThreadPoolExecutor] | None = None  # with the process it belongs to (a fork has no threads)
+
+
+def is_channels_last(x: torch.Tensor) -> bool:
+    """Whether ``x`` is laid out channels-last (NHWC in memory); a contiguous tensor may be too, when it has
+    one channel or 1x1 maps."""
+    return x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last)
 
 
 def normal_(out: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -148,7 +154,7 @@ def memory_order(x: torch.Tensor):
     otherwise), and the function that gives a flat tensor ``x``'s shape and layout back."""
     if x.is_contiguous():
         return x.view(-1), lambda flat: flat.view(x.shape)
-    if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last):
+    if is_channels_last(x):
         nhwc = x.permute(0, 2, 3, 1)
         return nhwc.reshape(-1), lambda flat: flat.view(nhwc.shape).permute(0, 3, 1, 2)
     return memory_order(x.contiguous())
