@@ -106,8 +106,13 @@ def job_messages(s: job.JobStatus) -> None:
 
 
 def epoch_grid(run_dir: str, key: str, width: int = 520, live: bool = True) -> None:
-    """The newest epoch's sample grid, with a slider over the earlier ones (which follows the newest
-    epoch unless the person moved it back)."""
+    """The newest epoch's sample grid, with a slider over the earlier ones that follows the newest epoch
+    until the person moves it back, and stays on their epoch until they move it to the newest again.
+
+    Following is a fresh slider for each newest epoch (key ``{key}.{epoch}``, defaulting to it), not the
+    page setting one slider's value: a rerun the browser asks for just before such a set carries the old
+    value, which Streamlit cannot tell from the person's choice (the browser test once saw a finished run
+    show epoch 59's grid under a slider at 60). Only the slider's own change callback pins an epoch."""
     from facegan.training.run_dir import RunDir
     samples = RunDir(run_dir).samples()
     if not samples:
@@ -116,17 +121,23 @@ def epoch_grid(run_dir: str, key: str, width: int = 520, live: bool = True) -> N
         return
     epochs = [e for e, _ in samples]
     latest = epochs[-1]
-    follow = f"{key}__latest"
+    pin = f"{key}__pinned"
+    pinned = st.session_state.get(pin) if st.session_state.get(pin) in epochs else None
     if len(epochs) > 1:
-        if st.session_state.get(key) not in epochs or st.session_state.get(follow) == st.session_state.get(key):
-            st.session_state[key] = latest
-        epoch = st.select_slider("Epoch", options=epochs, key=key,
+        slider = f"{key}.pinned" if pinned is not None else f"{key}.{latest}"
+        epoch = st.select_slider("Epoch", options=epochs, value=latest if pinned is None else pinned, key=slider,
+                                 on_change=_pin_epoch, args=(slider, pin, latest),
                                  help="Slide back to see how the faces looked after earlier epochs.")
     else:
         epoch = latest
-    st.session_state[follow] = latest
     path = dict(samples)[epoch]
     st.image(str(path), caption=f"Faces after epoch {epoch} (the same random inputs every epoch)", width=width)
+
+
+def _pin_epoch(slider: str, pin: str, latest: int) -> None:
+    """The person moved the epoch slider: keep their epoch, or follow the newest if they chose it."""
+    chosen = st.session_state.get(slider)
+    st.session_state[pin] = None if chosen is None or chosen >= latest else chosen
 
 
 def training_charts(run_dir: str, key: str) -> None:

@@ -119,6 +119,53 @@ def fill_number(page, key: str, value) -> None:
     settle(page, 200)
 
 
+def start_training(page, or_done: bool = False) -> None:
+    """Press Start and see the job begin: its Stop button, or with ``or_done`` (a run too short to catch
+    live, on a page that showed no earlier run) Done. A click that lands while the page reruns may be
+    lost, so a second press follows one that showed nothing; a press while a job is live is refused by
+    the job registry, so it cannot start a second run."""
+    began = page.get_by_role("button", name="Stop")
+    if or_done:
+        began = began.or_(page.get_by_text("Done. The faces are ready"))
+    for attempt in range(2):
+        page.get_by_role("button", name="Start training").click()
+        try:
+            began.first.wait_for(timeout=45_000)
+            return
+        except Exception:
+            if attempt:
+                raise AssertionError("no job began after pressing Start twice:\n" + page_text(page)) from None
+
+
+def page_text(page, runs_root=None) -> str:
+    """What the page shows, and the end of the server's log: a failure's evidence in CI's output."""
+    text = page.locator("[data-testid='stMain']").inner_text(timeout=10_000)[:3000]
+    if runs_root is not None:
+        log = runs_root.parent / "streamlit.log"
+        text += "\n--- streamlit.log (end) ---\n" + log.read_text(errors="replace")[-3000:]
+    return text
+
+
+def wait_for_run_end(page, runs_root, epochs: int, stall_s: float = 90, limit_s: float = 540) -> None:
+    """Wait until the page shows the last epoch's grid and Done, failing early with the page's text and the
+    server's log when the progress line stops moving for ``stall_s`` (a hung job or a page that no longer
+    refreshes) or the run takes longer than ``limit_s`` (pytest's timeout would say nothing useful)."""
+    started = last_change = time.monotonic()
+    last = None
+    grid, done = page.get_by_text(f"Faces after epoch {epochs}"), page.get_by_text("Done. The faces are ready")
+    while not (grid.first.is_visible() and done.first.is_visible()):
+        now = time.monotonic()
+        progress = re.search(r"step [\d,]+ of [\d,]+", page.locator("[data-testid='stMain']").inner_text())
+        if progress and progress.group() != last:
+            last, last_change = progress.group(), now
+        if now - last_change > stall_s or now - started > limit_s:
+            on_disk = sorted(p.name for p in runs_root.glob("*/samples/*.png"))[-3:]
+            raise AssertionError(f"after {now - started:.0f} s the page's progress read {last!r} (unchanged for "
+                                 f"{now - last_change:.0f} s); newest grids on disk {on_disk}\n" +
+                                 page_text(page, runs_root))
+        page.wait_for_timeout(2_000)
+
+
 def test_every_page_opens_out_of_the_box(server, page):
     url, _ = server
     assert DEMO_FILE.is_file(), "the repository ships the demo generator"
@@ -152,7 +199,7 @@ def test_a_tiny_run_started_from_the_train_page_shows_curves_and_grids(server, p
     page.locator(".st-key-train_run_name input").fill("browser-run")
     page.locator(".st-key-train_run_name input").press("Enter")
     settle(page, 200)
-    page.get_by_role("button", name="Start training").click()
+    start_training(page, or_done=True)
 
     page.locator("[data-testid='stPlotlyChart']").first.wait_for(timeout=120_000)
     page.get_by_text("Faces after epoch 3").wait_for(timeout=120_000)
@@ -169,6 +216,10 @@ def test_a_tiny_run_started_from_the_train_page_shows_curves_and_grids(server, p
 
     # A quick measurement (the fewest faces) on the Evaluate page.
     open_page(page, url, "evaluate", "Evaluate")
+    # The demo generator comes first; it can only be measured where CelebA is (../shared may be absent).
+    page.locator(".st-key-eval_run").click()
+    page.get_by_role("option", name=re.compile("browser-run")).click()
+    settle(page)
     page.locator(".st-key-eval_n input").first.press("Home")
     settle(page, 200)
     page.get_by_role("button", name="Measure").click()
@@ -285,10 +336,9 @@ def test_the_newcomers_run_from_home_ends_on_faces(server, page):
     settle(page)
     page.get_by_text("Faces: built-in at 32 px").wait_for(timeout=30_000)
     started = time.monotonic()
-    page.get_by_role("button", name="Start training").click()
+    start_training(page)
     # Only this run reaches epoch 60 (the earlier tiny run's "Done" may still be on the page).
-    page.get_by_text("Faces after epoch 60").wait_for(timeout=900_000)
-    page.get_by_text("Done. The faces are ready").wait_for(timeout=120_000)
+    wait_for_run_end(page, runs_root, 60)
     seconds = time.monotonic() - started
     assert page.locator("[data-testid='stException']").count() == 0
     grids = sorted(runs_root.glob("*/samples/epoch_0060.png"))

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from facegan import job
@@ -268,7 +269,7 @@ def test_train_start_watch_pause_stop_and_resume(runs_root):
     at.run()
     assert at.get("plotly_chart") and at.get("image"), "no curves or epoch grid after the run"
     assert "Finished" in texts(at, "markdown")
-    assert at.select_slider(key="train_grid_epoch").value == until  # follows the newest epoch
+    assert at.select_slider(key=f"train_grid_epoch.{until}").value == until  # follows the newest epoch
 
 
 @pytest.mark.slow
@@ -291,7 +292,7 @@ def test_train_offers_gpus_where_there_are_several_and_trains_with_torchrun(runs
     assert job.status().state == "finished", job.status().error
     at.run()
     assert "Finished" in texts(at, "markdown") and at.get("plotly_chart") and at.get("image")
-    assert at.select_slider(key="train_grid_epoch").value == 2
+    assert at.select_slider(key="train_grid_epoch.2").value == 2
     at.selectbox(key="train_resume_run").set_value("two").run()
     assert at.number_input(key="train_resume_gpus").value == 2  # a resume may use the GPUs too
 
@@ -331,6 +332,38 @@ def test_job_messages_show_warnings_once_and_the_error_with_details():
     assert [w.value for w in at.warning] == ["D is winning", "mode collapse"]
     assert at.error[0].value == "RuntimeError: boom"
     assert "Traceback" in at.code[0].value
+
+
+def test_the_epoch_grid_follows_the_newest_epoch_until_the_person_slides_back(tmp_path):
+    def script():
+        import streamlit as st
+
+        from dashboard.job_panel import epoch_grid
+        epoch_grid(st.session_state["grid_run"], key="g")
+
+    def new_epochs(*epochs: int) -> None:
+        for e in epochs:
+            Image.new("RGB", (8, 8)).save(tmp_path / "samples" / f"epoch_{e:04d}.png")
+
+    def shown(at: AppTest) -> tuple[int, int]:
+        caption = at.get("image")[0].proto.imgs[0].caption
+        return at.select_slider[0].value, int(caption.split()[3])
+
+    (tmp_path / "samples").mkdir()
+    new_epochs(1, 2, 3)
+    at = AppTest.from_function(script, default_timeout=TIMEOUT)
+    at.session_state["grid_run"] = str(tmp_path)
+    assert shown(at.run()) == (3, 3)
+    new_epochs(4)
+    assert shown(at.run()) == (4, 4)  # follows
+    at.select_slider[0].set_value(2).run()
+    assert shown(at) == (2, 2)
+    new_epochs(5, 6)
+    assert shown(at.run()) == (2, 2)  # the person's epoch stays
+    at.select_slider[0].set_value(6).run()
+    new_epochs(7)
+    assert shown(at.run()) == (7, 7)  # slid to the newest: follows again
+    assert not at.exception
 
 
 def test_a_second_session_sees_the_same_job(runs_root):
