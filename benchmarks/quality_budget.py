@@ -5,6 +5,8 @@
         --arm dcgan-paper --arm "dcgan-paper model.ema=true model.ema_decay=0.99" --arm stable-64
     python benchmarks/quality_budget.py --minutes 30 --every 5 --plot fid.png \
         --arm quick-64 --arm "quick-64 tricks.diffaugment=color,translation,cutout"
+    python benchmarks/quality_budget.py --minutes 30 --every 10 --no-reference \
+        --arm faces-64 --arm "faces-64 off='hashed noise'"     # a speed-up's effect on the faces
 
 With ``--every MIN`` each arm also saves its generator every MIN minutes of its own running time (the
 turns are cut to end exactly there; SIGUSR1 asks facegan for a checkpoint now and the tutorial script
@@ -50,6 +52,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
 from data_pipeline import CELEBA, make_images  # noqa: E402
+from switches import check  # noqa: E402
 
 from facegan.presets import RECOMMENDED_PRESET  # noqa: E402
 
@@ -77,12 +80,17 @@ class Arm:
 
 
 def facegan_arm(spec: str, source: str, folder: Path, seed: int) -> Arm:
-    """``spec`` is a preset name followed by key=value overrides, e.g. 'dcgan-paper model.ema=true'."""
+    """``spec`` is a preset name followed by key=value overrides, e.g. 'dcgan-paper model.ema=true'; an
+    ``off=NAME`` among them trains with that CPU speed-up switched off (a name in switches.CHANGES, e.g.
+    "faces-64 off='hashed noise'"), to see whether it changes the faces."""
     preset, *overrides = shlex.split(spec)
-    argv = [sys.executable, "-m", "facegan", "train", "--data", source, "--preset", preset,
+    off = [check(o.removeprefix("off=")) for o in overrides if o.startswith("off=")]
+    command = [str(HERE / "switches.py"), *off, "--"] if off else ["-m", "facegan"]
+    argv = [sys.executable, *command, "train", "--data", source, "--preset", preset,
             "--epochs", "100000", "--seed", str(seed), "--run-dir", str(folder / "run")]
     for o in overrides:
-        argv += ["--set", o]
+        if not o.startswith("off="):
+            argv += ["--set", o]
     return Arm(f"facegan {spec}", argv, folder)
 
 

@@ -45,17 +45,11 @@ HERE = Path(__file__).resolve().parent
 
 from cpu_precision import make_step  # noqa: E402
 from data_pipeline import make_images  # noqa: E402
+from switches import CHANGES, switched_off  # noqa: E402
 from train_throughput import trainer  # noqa: E402
 
-import facegan.models.convs as convs  # noqa: E402
-import facegan.models.layers as layers  # noqa: E402
 from facegan.devices import amp_dtype, pick_device  # noqa: E402
 from facegan.presets import RECOMMENDED_PRESET, from_preset  # noqa: E402
-
-# Each change as (module, attribute, value that switches it off): the fast paths read these at call time.
-CHANGES = {"small-map weight gradient": (convs, "SMALL_MAP", 0),
-           "chunked normal noise": (layers, "CHUNK", 1 << 62),
-           "hashed noise": (layers, "HASHED_MIN", 1 << 62)}
 
 
 def best_rate(fn, flops: float, reps: int, rounds: int = 3) -> float:
@@ -104,20 +98,6 @@ def images_per_s(step, real: torch.Tensor, steps: int) -> float:
         stats = step(real)
     float(stats["loss_d"])  # waits for the device
     return steps * real.shape[0] / (time.perf_counter() - t0)
-
-
-@contextmanager
-def switched_off(name: str | None):
-    if name is None:
-        yield
-        return
-    module, attr, off = CHANGES[name]
-    before = getattr(module, attr)
-    setattr(module, attr, off)
-    try:
-        yield
-    finally:
-        setattr(module, attr, before)
 
 
 def changes(step, real: torch.Tensor, rounds: int, per_turn: int = 3) -> dict:
