@@ -83,14 +83,13 @@ def facegan_arm(spec: str, source: str, folder: Path, seed: int) -> Arm:
     """``spec`` is a preset name followed by key=value overrides, e.g. 'dcgan-paper model.ema=true'; an
     ``off=NAME`` among them trains with that CPU speed-up switched off (a name in switches.CHANGES, e.g.
     "faces-64 off='hashed noise'"), to see whether it changes the faces."""
-    preset, *overrides = shlex.split(spec)
-    off = [check(o.removeprefix("off=")) for o in overrides if o.startswith("off=")]
+    preset, *words = shlex.split(spec)
+    off = [check(w.removeprefix("off=")) for w in words if w.startswith("off=")]
     command = [str(HERE / "switches.py"), *off, "--"] if off else ["-m", "facegan"]
     argv = [sys.executable, *command, "train", "--data", source, "--preset", preset,
             "--epochs", "100000", "--seed", str(seed), "--run-dir", str(folder / "run")]
-    for o in overrides:
-        if not o.startswith("off="):
-            argv += ["--set", o]
+    for w in words:
+        argv += [] if w.startswith("off=") else ["--set", w]
     return Arm(f"facegan {spec}", argv, folder)
 
 
