@@ -7,10 +7,12 @@ a power cut.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
 from pathlib import Path
+from typing import BinaryIO, Iterator
 
 # mkstemp creates files readable by their owner only; written files should get the usual permissions.
 # The umask can only be read by setting it, so it is read once, at import (before any threads exist).
@@ -29,14 +31,18 @@ def fsync_dir(folder: str | os.PathLike) -> None:
         os.close(fd)
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+@contextlib.contextmanager
+def atomic_writer(path: str | os.PathLike) -> Iterator[BinaryIO]:
+    """A binary file to write ``path``'s new content into; it becomes ``path`` when the block ends without an
+    error (and is removed when it raises). A writer that streams into it (``torch.save``) spares the copy of
+    the whole content in memory that :func:`atomic_write_bytes` takes (half of a 76 MB checkpoint's time)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, 0o666 & ~_UMASK)
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -44,7 +50,12 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)
-    return path
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    with atomic_writer(path) as f:
+        f.write(data)
+    return Path(path)
 
 
 def atomic_link(src: str | os.PathLike, dst: str | os.PathLike) -> Path:

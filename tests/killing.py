@@ -21,6 +21,7 @@ nothing to resume; the run is then started again, as the trainer's message tells
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import shutil
@@ -143,8 +144,6 @@ def _die() -> None:
 
 
 def _child(mode: str, n: int, half: bool, argv: list[str]) -> int:
-    import tempfile
-
     from facegan import cli
     from facegan.training import checkpoint, trainer
     calls = {"n": 0}
@@ -154,16 +153,18 @@ def _child(mode: str, n: int, half: bool, argv: list[str]) -> int:
         return calls["n"] == n
 
     if mode == "checkpoint":
-        real_write = checkpoint.atomic_write_bytes
+        real_writer = checkpoint.atomic_writer
 
-        def write(path, data):
-            if not nth():
-                return real_write(path, data)
-            # what atomic_write_bytes has on disk at this instant: a temporary file, part or all written
-            fd, _ = tempfile.mkstemp(prefix=f".{Path(path).name}.", suffix=".tmp", dir=Path(path).parent)
-            os.write(fd, data[: len(data) // 2] if half else data)
-            _die()
-        checkpoint.atomic_write_bytes = write
+        @contextlib.contextmanager
+        def writer(path):
+            with real_writer(path) as f:
+                yield f
+                if nth():  # the writer's temporary file holds the checkpoint, or half of it; no rename yet
+                    f.flush()
+                    if half:
+                        f.truncate(f.tell() // 2)
+                    _die()
+        checkpoint.atomic_writer = writer
     elif mode == "grid":
         real_png = trainer.save_png
 

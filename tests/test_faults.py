@@ -111,6 +111,50 @@ def test_a_full_disk_stops_the_run_with_a_message_and_keeps_the_last_checkpoint(
     assert check_run(run.path, epochs=3).ok
 
 
+def test_a_disk_that_fills_while_a_checkpoint_streams_in_raises_the_oserror_and_keeps_the_old_file(
+        tmp_path, monkeypatch):
+    """torch.save writes the checkpoint into the temporary file as it serialises; a write that fails half way
+    (here the 2nd MB) is reported as the OSError it is, not as the zip writer's RuntimeError, and leaves the
+    previous checkpoint whole and no temporary file."""
+    import errno
+    import io
+
+    import torch
+
+    from facegan import io as fio
+    from facegan.training.checkpoint import load_checkpoint, save_checkpoint
+    path = tmp_path / "last.pt"
+    save_checkpoint(path, {"step": 1, "w": torch.zeros(10)})
+    real_fdopen = fio.os.fdopen
+
+    class Filling(io.RawIOBase):
+        def __init__(self, f):
+            self.f, self.n = f, 0
+
+        def writable(self):
+            return True
+
+        def write(self, b):
+            self.n += len(b)
+            if self.n > 1 << 20:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return self.f.write(b)
+
+        def fileno(self):
+            return self.f.fileno()
+
+        def close(self):
+            self.f.close()
+            super().close()
+
+    monkeypatch.setattr(fio.os, "fdopen", lambda fd, mode: Filling(real_fdopen(fd, mode)))
+    with pytest.raises(OSError, match="No space left"):
+        save_checkpoint(path, {"step": 2, "w": torch.zeros(1 << 20)})
+    monkeypatch.undo()
+    assert load_checkpoint(path)["step"] == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"]
+
+
 def test_a_full_disk_through_the_command_line_is_one_line_exit_2(tmp_path):
     """A real tiny file system when this user may mount one (root in CI containers); skipped otherwise, but
     not under CI unless CANNOT_MOUNT_BECAUSE says why."""

@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -62,8 +63,8 @@ def test_an_epoch_checkpoint_is_written_once_and_its_copies_keep_their_epoch(tmp
 
     from facegan.training import checkpoint as ck
     writes = []
-    real_write = ck.atomic_write_bytes
-    monkeypatch.setattr(ck, "atomic_write_bytes", lambda path, data: (writes.append(path), real_write(path, data))[1])
+    real_writer = ck.atomic_writer
+    monkeypatch.setattr(ck, "atomic_writer", lambda path: (writes.append(Path(path)), real_writer(path))[1])
     if not links:  # a file system without hard links: the numbered copy is copied instead
         def no_link(*a):
             raise OSError(1, "Operation not permitted")
