@@ -166,6 +166,25 @@ def wait_for_run_end(page, runs_root, epochs: int, stall_s: float = 90, limit_s:
         page.wait_for_timeout(2_000)
 
 
+def start_game(page, runs_root, limit_s: float = 120) -> None:
+    """Open Explore's Real or fake? tab and press Play until round 1 shows. A click that lands while the page
+    reruns (choosing the run started one) can be lost, so both are repeated while round 1 does not show;
+    past ``limit_s`` it fails with the page's text, the server's log and a screenshot (failed-game.png)."""
+    first_round, tab = page.get_by_text("Round 1 of 10."), page.get_by_role("tab", name="Real or fake?")
+    play = page.get_by_role("button", name="Play")
+    started = time.monotonic()
+    while not first_round.is_visible():
+        if time.monotonic() - started > limit_s:
+            shot(page, "failed-game")
+            raise AssertionError(f"round 1 of the game did not show in {limit_s:.0f} s of pressing Play:\n"
+                                 + page_text(page, runs_root))
+        tab.click()
+        settle(page, 300)
+        if play.first.is_visible():
+            play.first.click()
+            settle(page)
+
+
 def test_every_page_opens_out_of_the_box(server, page):
     url, _ = server
     assert DEMO_FILE.is_file(), "the repository ships the demo generator"
@@ -244,12 +263,7 @@ def test_a_tiny_run_started_from_the_train_page_shows_curves_and_grids(server, p
     page.locator(".st-key-explore_run").click()
     page.get_by_role("option", name=re.compile("browser-run")).click()
     settle(page)
-    for attempt in range(3):  # a click during a rerun that the run's choice started can be lost: try again
-        page.get_by_role("tab", name="Real or fake?").click()
-        page.get_by_role("button", name="Play").click()
-        settle(page)
-        if page.get_by_text("Round 1 of 10.").is_visible():
-            break
+    start_game(page, runs_root)
     for r in range(10):
         page.get_by_text(f"Round {r + 1} of 10.").wait_for(timeout=60_000)
         page.get_by_role("button", name="This one is invented").nth(r % 2).click()
