@@ -1,6 +1,6 @@
-"""fp32 vs bf16 autocast for facegan's training step on this machine (dcgan-paper, 64 px, batch 128).
+"""fp32 vs bf16 autocast for facegan's training step on this machine (default: dcgan-paper, 64 px, batch 128).
 
-    python benchmarks/cpu_precision.py [--rounds 3] [--device cpu]
+    python benchmarks/cpu_precision.py [--rounds 3] [--device cpu] [--preset NAME]
 
 The two arms take turns (two steps each per round) on one batch in memory, so a changing load falls on
 both alike; prints images/s of each and the ratio. It is why run.precision='auto' picks bf16 on CPUs with
@@ -48,14 +48,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--preset", default="dcgan-paper", help="its networks, resolution and batch size")
     args = ap.parse_args()
-    cfg, device = from_preset("dcgan-paper"), pick_device(args.device)
-    real = (torch.rand(128, 3, 64, 64, device=device) * 2 - 1).contiguous(memory_format=torch.channels_last)
+    cfg, device = from_preset(args.preset), pick_device(args.device)
+    b, r = cfg.optim.batch_size, cfg.data.resolution
+    real = (torch.rand(b, 3, r, r, device=device) * 2 - 1).contiguous(memory_format=torch.channels_last)
     arms = {"fp32": make_step(cfg, device, None), "bf16 autocast": make_step(cfg, device, torch.bfloat16)}
     seconds = take_turns(arms, real, args.rounds)
-    images = 2 * args.rounds * 128
-    print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"CPU capability {torch.backends.cpu.get_cpu_capability()}")
+    images = 2 * args.rounds * b
+    print(f"{args.preset} ({r} px, batch {b}), device {device}, torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads, CPU capability {torch.backends.cpu.get_cpu_capability()}")
     for name, s in seconds.items():
         print(f"{name:<14} {images / s:8.1f} images/s")
     print(f"bf16 / fp32 speed: {seconds['fp32'] / seconds['bf16 autocast']:.2f}x")

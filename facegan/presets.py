@@ -49,10 +49,11 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
             "tricks.augment_adaptive": True, "tricks.augment_p": 0.0}),
     Preset(FIRST_RUN_PRESET,
            "A first run that ends on faces: the built-in faces at 32 px with the DCGAN paper's recipe, 60 "
-           "epochs, under 4 minutes on a 2-core CPU (README, Performance).",
-           # Measured 2026-12-05 on 2 quiet cores (bf16): 3.3 s an epoch of 4,000 faces, 14 s to draw them
-           # the first time. At 32 px the plain DCGAN draws saturated, varied cartoon faces within 60 epochs;
-           # stable-64's tricks at half width ran 2.3x as fast but stayed grey and washed out at 140 epochs.
+           "epochs: 4 to 7 minutes on a 2-core CPU (README, Performance).",
+           # Measured 2026-12-05 on 2 quiet cores with AMX (bf16): 3.3 s an epoch of 4,000 faces, 14 s to draw them
+           # the first time (2026-12-06 on 2 cores without AMX, an AMD EPYC: 6.0-6.5 s an epoch, 6 min 23 s in
+           # all). At 32 px the plain DCGAN draws saturated, varied cartoon faces within 60 epochs; stable-64's
+           # tricks at half width ran 2.3x as fast but stayed grey and washed out at 140 epochs.
            {"data.source": "synthetic", "data.resolution": 32, "optim.batch_size": 128, "run.epochs": 60}),
     Preset("faces-128",
            "128 px faces: the stabilised recipe with one more layer each side, batch 64, and resize "

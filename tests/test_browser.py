@@ -340,9 +340,11 @@ def test_the_studio_on_the_demo_generator_slides_a_face_and_makes_a_video(server
     shot(page, "studio-video")
 
 
+@pytest.mark.timeout(900)  # on 2 cores this test took 250 s with AMX, 451 s without (an AMD EPYC)
 def test_the_newcomers_run_from_home_ends_on_faces(server, page):
     """Home's main button, then Start: the first-faces preset (built-in faces, 32 px, 60 epochs) runs to
-    its end (about 4 minutes on 2 quiet cores) and the Train page shows its last grid."""
+    its end (4 to 7.5 minutes on 2 quiet cores) and the Train page shows its last grid. A stalled run still
+    fails within 90 s of its last progress (wait_for_run_end)."""
     url, runs_root = server
     open_page(page, url, "home", "facegan")
     page.get_by_role("button", name="Train on built-in faces").click()
@@ -352,7 +354,7 @@ def test_the_newcomers_run_from_home_ends_on_faces(server, page):
     started = time.monotonic()
     start_training(page)
     # Only this run reaches epoch 60 (the earlier tiny run's "Done" may still be on the page).
-    wait_for_run_end(page, runs_root, 60)
+    wait_for_run_end(page, runs_root, 60, limit_s=840)
     seconds = time.monotonic() - started
     assert page.locator("[data-testid='stException']").count() == 0
     grids = sorted(runs_root.glob("*/samples/epoch_0060.png"))
