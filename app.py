@@ -91,7 +91,7 @@ def home() -> None:
                        "says how long it will take on this computer.")
             if st.button("Train on built-in faces", icon=":material/play_circle:", type="primary",
                          key="home_train", help="No download needed: facegan draws its own practice faces. "
-                                                "About 4 to 7 minutes on a 2-core computer, less with a GPU."):
+                                                "About 4 to 8 minutes on a 2-core computer, less with a GPU."):
                 apply_preset(FIRST_RUN_PRESET)
                 remember("data_kind", "synthetic")
                 st.switch_page(TRAIN)

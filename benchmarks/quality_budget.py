@@ -85,11 +85,11 @@ def facegan_arm(spec: str, source: str, folder: Path, seed: int) -> Arm:
     "faces-64 off='hashed noise'"), to see whether it changes the faces."""
     preset, *words = shlex.split(spec)
     off = [check(w.removeprefix("off=")) for w in words if w.startswith("off=")]
+    overrides = [w for w in words if not w.startswith("off=")]
     command = [str(HERE / "switches.py"), *off, "--"] if off else ["-m", "facegan"]
     argv = [sys.executable, *command, "train", "--data", source, "--preset", preset,
             "--epochs", "100000", "--seed", str(seed), "--run-dir", str(folder / "run")]
-    for w in words:
-        argv += [] if w.startswith("off=") else ["--set", w]
+    argv += [a for o in overrides for a in ("--set", o)]
     return Arm(f"facegan {spec}", argv, folder)
 
 

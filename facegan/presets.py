@@ -49,7 +49,7 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
             "tricks.augment_adaptive": True, "tricks.augment_p": 0.0}),
     Preset(FIRST_RUN_PRESET,
            "A first run that ends on faces: the built-in faces at 32 px with the DCGAN paper's recipe, 60 "
-           "epochs: 4 to 7 minutes on a 2-core CPU (README, Performance).",
+           "epochs: 4 to 8 minutes on a 2-core CPU (README, Performance).",
            # Measured 2026-12-05 on 2 quiet cores with AMX (bf16): 3.3 s an epoch of 4,000 faces, 14 s to draw them
            # the first time (2026-12-06 on 2 cores without AMX, an AMD EPYC: 6.0-6.5 s an epoch, 6 min 23 s in
            # all). At 32 px the plain DCGAN draws saturated, varied cartoon faces within 60 epochs; stable-64's
